@@ -1,0 +1,155 @@
+-- Supabase compatibility for plain PostgreSQL: the API roles, auth.uid()/role()/jwt()/email() and the
+-- storage schema, defined as Supabase defines them, so that the numbered migrations run unchanged on both.
+--
+-- vpb-db applies this file only where Supabase itself is absent (see src/bootstrap.ts), under the
+-- migration lock. Every statement checks before it creates, so a second run changes nothing, and
+-- anything a database already has (its own roles, its own auth.uid()) is kept as it is.
+
+DO $roles$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
+    CREATE ROLE anon NOLOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
+    CREATE ROLE authenticated NOLOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
+    CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+  END IF;
+  -- The role PostgREST logs in as; it switches to one of the three above per request.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticator') THEN
+    CREATE ROLE authenticator LOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (
+    SELECT FROM pg_auth_members m
+    JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+    WHERE r.rolname = 'service_role' AND u.rolname = 'authenticator'
+  ) THEN
+    GRANT anon, authenticated, service_role TO authenticator;
+  END IF;
+END
+$roles$;
+
+CREATE SCHEMA IF NOT EXISTS auth;
+CREATE SCHEMA IF NOT EXISTS storage;
+
+GRANT USAGE ON SCHEMA public, auth, storage TO anon, authenticated, service_role;
+
+-- Supabase grants the API roles everything new in public and lets RLS decide; so do we, so that
+-- migrations written for Supabase (which must revoke what they do not want) behave the same here.
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
+
+-- The claims come from request.jwt.claims (PostgREST 9+) or, for older clients, request.jwt.claim.*,
+-- exactly as Supabase's own definitions read them.
+DO $auth$
+BEGIN
+  IF to_regprocedure('auth.uid()') IS NULL THEN
+    CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $fn$
+      SELECT coalesce(
+        nullif(current_setting('request.jwt.claim.sub', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+      )::uuid
+    $fn$;
+  END IF;
+  IF to_regprocedure('auth.role()') IS NULL THEN
+    CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $fn$
+      SELECT coalesce(
+        nullif(current_setting('request.jwt.claim.role', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+      )::text
+    $fn$;
+  END IF;
+  IF to_regprocedure('auth.email()') IS NULL THEN
+    CREATE FUNCTION auth.email() RETURNS text LANGUAGE sql STABLE AS $fn$
+      SELECT coalesce(
+        nullif(current_setting('request.jwt.claim.email', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
+      )::text
+    $fn$;
+  END IF;
+  IF to_regprocedure('auth.jwt()') IS NULL THEN
+    CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $fn$
+      SELECT coalesce(
+        nullif(current_setting('request.jwt.claim', true), ''),
+        nullif(current_setting('request.jwt.claims', true), '')
+      )::jsonb
+    $fn$;
+  END IF;
+END
+$auth$;
+
+GRANT EXECUTE ON FUNCTION auth.uid(), auth.role(), auth.email(), auth.jwt()
+  TO anon, authenticated, service_role;
+
+-- Storage API metadata, with the columns and meaning of Supabase Storage's tables. file_size_limit is
+-- in bytes; allowed_mime_types NULL means any type.
+CREATE TABLE IF NOT EXISTS storage.buckets (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  owner uuid,
+  owner_id text,
+  created_at timestamptz DEFAULT now(),
+  updated_at timestamptz DEFAULT now(),
+  public boolean DEFAULT false,
+  avif_autodetection boolean DEFAULT false,
+  file_size_limit bigint,
+  allowed_mime_types text[]
+);
+CREATE UNIQUE INDEX IF NOT EXISTS bname ON storage.buckets USING btree (name);
+
+CREATE TABLE IF NOT EXISTS storage.objects (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  bucket_id text REFERENCES storage.buckets (id),
+  name text,
+  owner uuid,
+  owner_id text,
+  created_at timestamptz DEFAULT now(),
+  updated_at timestamptz DEFAULT now(),
+  last_accessed_at timestamptz DEFAULT now(),
+  metadata jsonb,
+  path_tokens text[] GENERATED ALWAYS AS (string_to_array(name, '/')) STORED,
+  version text,
+  user_metadata jsonb
+);
+CREATE UNIQUE INDEX IF NOT EXISTS bucketid_objname ON storage.objects USING btree (bucket_id, name);
+CREATE INDEX IF NOT EXISTS name_prefix_search ON storage.objects USING btree (name text_pattern_ops);
+
+ALTER TABLE storage.buckets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
+GRANT ALL ON storage.buckets, storage.objects TO anon, authenticated, service_role;
+
+-- Path helpers, same results as Supabase's: 'a/b/c.mp3' -> {a,b}, 'c.mp3', 'mp3'.
+DO $helpers$
+BEGIN
+  IF to_regprocedure('storage.foldername(text)') IS NULL THEN
+    CREATE FUNCTION storage.foldername(name text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $fn$
+    DECLARE
+      _parts text[] := string_to_array(name, '/');
+    BEGIN
+      RETURN _parts[1:array_length(_parts, 1) - 1];
+    END
+    $fn$;
+  END IF;
+  IF to_regprocedure('storage.filename(text)') IS NULL THEN
+    CREATE FUNCTION storage.filename(name text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $fn$
+    DECLARE
+      _parts text[] := string_to_array(name, '/');
+    BEGIN
+      RETURN _parts[array_length(_parts, 1)];
+    END
+    $fn$;
+  END IF;
+  IF to_regprocedure('storage.extension(text)') IS NULL THEN
+    CREATE FUNCTION storage.extension(name text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $fn$
+    DECLARE
+      _parts text[] := string_to_array(name, '/');
+      _filename text := _parts[array_length(_parts, 1)];
+    BEGIN
+      RETURN reverse(split_part(reverse(_filename), '.', 1));
+    END
+    $fn$;
+  END IF;
+END
+$helpers$;

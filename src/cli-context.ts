@@ -1,0 +1,72 @@
+import { type Config, parseConfig, type Settings } from "./config.ts";
+import { openTarget, type Target } from "./database.ts";
+import type { MigratorOptions, ProgressEvent } from "./migrations/migrator.ts";
+
+/** Options every migrate command accepts; they override the environment. */
+export interface MigrateFlags {
+  lockTimeout?: string;
+  statementTimeout?: string;
+  allowOutOfOrder?: boolean;
+  json?: boolean;
+}
+
+/** Reads the environment (and flags) once into the trusted Config. */
+export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const settings: Settings = {
+    DATABASE_URL: env.DATABASE_URL,
+    VPB_DATA_DIR: env.VPB_DATA_DIR,
+    VPB_PG_PORT: env.VPB_PG_PORT,
+    VPB_MIGRATIONS_DIR: env.VPB_MIGRATIONS_DIR,
+    VPB_ROLLBACKS_DIR: env.VPB_ROLLBACKS_DIR,
+    VPB_LOCK_TIMEOUT: flags.lockTimeout ?? env.VPB_LOCK_TIMEOUT,
+    VPB_STATEMENT_TIMEOUT: flags.statementTimeout ?? env.VPB_STATEMENT_TIMEOUT,
+    VPB_MIGRATION_LOCK_WAIT: env.VPB_MIGRATION_LOCK_WAIT,
+  };
+  return parseConfig(settings, process.cwd());
+}
+
+/** Progress goes to stderr so that stdout stays clean for --json and piping. */
+export function progressLine(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export function describeProgress(e: ProgressEvent): string | undefined {
+  switch (e.kind) {
+    case "lock-wait":
+      return `waiting for the migration lock${e.holderPid ? ` (held by backend pid ${e.holderPid})` : ""}…`;
+    case "bootstrap":
+      return e.kind === "bootstrap" && e.result.kind === "applied"
+        ? `Supabase compatibility bootstrap applied (${e.result.missing.length} items were missing)`
+        : undefined;
+    case "start":
+      return `${e.direction === "up" ? "applying" : "rolling back"} ${e.name}…`;
+    case "done":
+      return `  done in ${e.durationMs} ms`;
+  }
+}
+
+export function migratorOptions(config: Config, target: Target, flags: MigrateFlags): MigratorOptions {
+  return {
+    url: target.url,
+    migrationsDir: config.migrationsDir,
+    rollbacksDir: config.rollbacksDir,
+    lockTimeout: config.lockTimeout,
+    statementTimeout: config.statementTimeout,
+    lockWaitMs: config.migrationLockWaitMs,
+    allowOutOfOrder: flags.allowOutOfOrder ?? false,
+    onProgress: (e) => {
+      const line = flags.json ? undefined : describeProgress(e);
+      if (line) progressLine(line);
+    },
+  };
+}
+
+/** Opens the target (starting the embedded server if needed), runs `fn`, and always closes it. */
+export async function withTarget<T>(config: Config, fn: (target: Target) => Promise<T>): Promise<T> {
+  const target = await openTarget(config, progressLine);
+  try {
+    return await fn(target);
+  } finally {
+    await target.close();
+  }
+}

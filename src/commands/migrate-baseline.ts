@@ -1,0 +1,20 @@
+import type { Command } from "commander";
+import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../cli-context.ts";
+import { baseline } from "../migrations/migrator.ts";
+import { formatRun, toJson } from "../report.ts";
+
+export function register(migrate: Command): void {
+  migrate
+    .command("baseline")
+    .description("record migrations as applied without running them (a database that already has the schema)")
+    .option("--to <migration>", "record up to and including this migration (default: all)")
+    .option("--json", "print the result as JSON")
+    .action(async (flags: MigrateFlags & { to?: string }) => {
+      const config = loadConfig(flags);
+      const result = await withTarget(config, (t) =>
+        baseline(migratorOptions(config, t, flags), { to: flags.to }),
+      );
+      process.stdout.write(`${flags.json ? toJson(result) : formatRun("baselined", result)}\n`);
+      if (result.error) throw result.error;
+    });
+}

@@ -1,0 +1,17 @@
+import type { Command } from "commander";
+import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../cli-context.ts";
+import { repair } from "../migrations/migrator.ts";
+import { formatRun, toJson } from "../report.ts";
+
+export function register(migrate: Command): void {
+  migrate
+    .command("repair")
+    .description("accept deliberate edits of applied migrations: record their files' new checksums")
+    .option("--json", "print the result as JSON")
+    .action(async (flags: MigrateFlags) => {
+      const config = loadConfig(flags);
+      const result = await withTarget(config, (t) => repair(migratorOptions(config, t, flags)));
+      process.stdout.write(`${flags.json ? toJson(result) : formatRun("repaired", result)}\n`);
+      if (result.error) throw result.error;
+    });
+}

@@ -1,0 +1,22 @@
+import type { Command } from "commander";
+import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../cli-context.ts";
+import { migrateUp } from "../migrations/migrator.ts";
+import { formatRun, toJson } from "../report.ts";
+import { migrateOptions } from "./migrate-options.ts";
+
+export function register(migrate: Command): void {
+  migrateOptions(
+    migrate
+      .command("up")
+      .description("apply pending migrations in order, each in its own transaction")
+      .option("--to <migration>", "stop after this migration (number or name)"),
+    { outOfOrder: true },
+  ).action(async (flags: MigrateFlags & { to?: string }) => {
+    const config = loadConfig(flags);
+    const result = await withTarget(config, (t) =>
+      migrateUp(migratorOptions(config, t, flags), { to: flags.to }),
+    );
+    process.stdout.write(`${flags.json ? toJson(result) : formatRun("applied", result)}\n`);
+    if (result.error) throw result.error;
+  });
+}

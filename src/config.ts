@@ -1,0 +1,127 @@
+import path from "node:path";
+import { VpbError } from "./errors.ts";
+
+/** Untrusted input: the environment and command-line options, all strings. */
+export interface Settings {
+  DATABASE_URL?: string | undefined;
+  VPB_DATA_DIR?: string | undefined;
+  VPB_PG_PORT?: string | undefined;
+  VPB_MIGRATIONS_DIR?: string | undefined;
+  VPB_ROLLBACKS_DIR?: string | undefined;
+  VPB_LOCK_TIMEOUT?: string | undefined;
+  VPB_STATEMENT_TIMEOUT?: string | undefined;
+  VPB_MIGRATION_LOCK_WAIT?: string | undefined;
+}
+
+/** Trusted configuration: parsed once, every value checked. */
+export interface Config {
+  /** An external server; undefined means the embedded one. */
+  databaseUrl: string | undefined;
+  /** Folder of the embedded server's data, log and credentials. */
+  dataDir: string;
+  /** Preferred port of the embedded server; a busy port makes it choose another. */
+  port: number;
+  migrationsDir: string;
+  rollbacksDir: string;
+  /** PostgreSQL interval text, applied with SET LOCAL in every migration transaction. */
+  lockTimeout: string;
+  statementTimeout: string;
+  /** How long a run waits for another run's migration lock, in milliseconds. */
+  migrationLockWaitMs: number;
+}
+
+export const DEFAULTS = {
+  VPB_DATA_DIR: ".vpb",
+  VPB_PG_PORT: "54329",
+  VPB_MIGRATIONS_DIR: "database/migrations",
+  VPB_ROLLBACKS_DIR: "database/rollbacks",
+  VPB_LOCK_TIMEOUT: "10s",
+  VPB_STATEMENT_TIMEOUT: "0",
+  VPB_MIGRATION_LOCK_WAIT: "60s",
+} as const;
+
+const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
+const UNIT_MS = { ms: 1, s: 1000, min: 60_000, h: 3_600_000 } as const;
+
+/** Parses `500ms`, `10s`, `5min`, `1h` or a bare number of milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION.exec(text.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? "ms") as keyof typeof UNIT_MS;
+  return Number(m[1]) * UNIT_MS[unit];
+}
+
+/**
+ * Parses settings into a Config, reporting every problem at once.
+ * @example parseConfig(process.env, process.cwd())
+ */
+export function parseConfig(settings: Settings, cwd: string): Config {
+  const problems: string[] = [];
+  const pick = <K extends keyof typeof DEFAULTS>(key: K): string => {
+    const value = settings[key];
+    return value === undefined || value === "" ? DEFAULTS[key] : value;
+  };
+
+  let databaseUrl: string | undefined;
+  if (settings.DATABASE_URL) {
+    try {
+      const url = new URL(settings.DATABASE_URL);
+      if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+        problems.push("DATABASE_URL must start with postgres:// or postgresql://");
+      }
+      databaseUrl = settings.DATABASE_URL;
+    } catch {
+      problems.push("DATABASE_URL is not a valid URL (its value is not shown: it may hold a password)");
+    }
+  }
+
+  const portText = pick("VPB_PG_PORT");
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1024 || port > 65535) {
+    problems.push(`VPB_PG_PORT must be a port number from 1024 to 65535, got "${portText}"`);
+  }
+
+  const interval = (key: "VPB_LOCK_TIMEOUT" | "VPB_STATEMENT_TIMEOUT" | "VPB_MIGRATION_LOCK_WAIT") => {
+    const text = pick(key);
+    const ms = parseDuration(text);
+    if (ms === undefined)
+      problems.push(`${key} must be a duration such as 500ms, 10s, 5min or 0, got "${text}"`);
+    return { text: text.replace(/\s+/g, ""), ms: ms ?? 0 };
+  };
+  const lockTimeout = interval("VPB_LOCK_TIMEOUT");
+  const statementTimeout = interval("VPB_STATEMENT_TIMEOUT");
+  const lockWait = interval("VPB_MIGRATION_LOCK_WAIT");
+
+  if (problems.length > 0) {
+    throw new VpbError(
+      "CONFIG_INVALID",
+      `Invalid configuration:\n  - ${problems.join("\n  - ")}`,
+      "Fix the variables listed above (see the Configuration table in the README).",
+    );
+  }
+
+  return {
+    databaseUrl,
+    dataDir: path.resolve(cwd, pick("VPB_DATA_DIR")),
+    port,
+    migrationsDir: path.resolve(cwd, pick("VPB_MIGRATIONS_DIR")),
+    rollbacksDir: path.resolve(cwd, pick("VPB_ROLLBACKS_DIR")),
+    lockTimeout: `${lockTimeout.ms}ms`,
+    statementTimeout: `${statementTimeout.ms}ms`,
+    migrationLockWaitMs: lockWait.ms,
+  };
+}
+
+/** A connection string fit to print: the password replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    for (const key of [...u.searchParams.keys()]) {
+      if (/pass|secret|token|key/i.test(key)) u.searchParams.set(key, "***");
+    }
+    return u.toString();
+  } catch {
+    return "(unparseable connection string)";
+  }
+}

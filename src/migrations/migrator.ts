@@ -1,0 +1,445 @@
+import type pg from "pg";
+import { applyBootstrap, type BootstrapResult } from "../bootstrap.ts";
+import { connect } from "../database.ts";
+import { isVpbError, VpbError } from "../errors.ts";
+import { acquireLock, releaseLock } from "./lock.ts";
+import { type Migration, readMigrations, type Script } from "./migration-files.ts";
+import { assertNotTransactionPooled } from "./pooler.ts";
+import { splitStatements } from "./sql-splitter.ts";
+import { statementError } from "./statement-error.ts";
+import {
+  type AppliedRow,
+  appliedMigrations,
+  ensureTracking,
+  recordApplied,
+  recordEvent,
+  recordRepaired,
+  recordRolledBack,
+} from "./tracking.ts";
+
+export interface MigratorOptions {
+  url: string;
+  migrationsDir: string;
+  rollbacksDir: string;
+  /** PostgreSQL interval text such as `10000ms`, set per migration. */
+  lockTimeout: string;
+  statementTimeout: string;
+  /** How long to wait for another run's migration lock. */
+  lockWaitMs: number;
+  /** Apply a pending migration numbered below the latest applied one instead of refusing. */
+  allowOutOfOrder?: boolean;
+  /** Base for the file paths shown in messages. */
+  cwd?: string;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export type ProgressEvent =
+  | { kind: "lock-wait"; holderPid: number | undefined }
+  | { kind: "bootstrap"; result: BootstrapResult }
+  | { kind: "start"; name: string; direction: Direction }
+  | { kind: "done"; name: string; direction: Direction; durationMs: number };
+
+export type Direction = "up" | "down";
+
+export interface MigrationResult {
+  name: string;
+  file: string;
+  direction: Direction;
+  status: "Success" | "Error" | "NotExecuted";
+  durationMs?: number;
+}
+
+/** What a run did. It never throws for a migration problem: `error` says what stopped it. */
+export interface RunResult {
+  results: MigrationResult[];
+  error: VpbError | undefined;
+}
+
+export interface StatusResult {
+  applied: Array<AppliedRow & { file: string | undefined }>;
+  pending: Migration[];
+  /** Edited or missing applied files, pending files older than the latest applied. */
+  problems: VpbError[];
+}
+
+/** Documented exit codes of `vpb-db migrate status`. */
+export const STATUS_EXIT = { upToDate: 0, error: 1, pending: 3, drift: 4 } as const;
+
+interface Session {
+  client: pg.Client;
+  migrations: Migration[];
+  applied: AppliedRow[];
+}
+
+/** Connects, refuses poolers, takes the lock, bootstraps, reads files and the tracking table. */
+async function withSession<T>(
+  opts: MigratorOptions,
+  write: boolean,
+  fn: (s: Session) => Promise<T>,
+): Promise<T> {
+  const migrations = await readMigrations(opts.migrationsDir, opts.rollbacksDir, opts.cwd);
+  const client = await connect(opts.url, "vpb-db migrate");
+  let locked = false;
+  try {
+    if (write) {
+      await assertNotTransactionPooled(client, opts.url);
+      await acquireLock(client, opts.lockWaitMs, (holderPid) =>
+        opts.onProgress?.({ kind: "lock-wait", holderPid }),
+      );
+      locked = true;
+      opts.onProgress?.({ kind: "bootstrap", result: await applyBootstrap(client) });
+      await ensureTracking(client);
+    }
+    return await fn({ client, migrations, applied: await appliedMigrations(client) });
+  } finally {
+    if (locked) await releaseLock(client).catch(() => {});
+    await client.end().catch(() => {});
+  }
+}
+
+function inspect(s: Session, allowOutOfOrder: boolean, checkChecksums = true): StatusResult {
+  const byName = new Map(s.migrations.map((m) => [m.name, m]));
+  const appliedNames = new Set(s.applied.map((a) => a.name));
+  const problems: VpbError[] = [];
+  const edited = s.applied.filter((a) => {
+    const m = byName.get(a.name);
+    return m !== undefined && m.checksum !== a.checksum;
+  });
+  if (checkChecksums && edited.length > 0) {
+    problems.push(
+      new VpbError(
+        "MIGRATION_CHECKSUM_MISMATCH",
+        `Applied migration${edited.length > 1 ? "s were" : " was"} edited: ${edited.map((a) => byName.get(a.name)?.file).join(", ")}`,
+        "Undo the edit and write a new migration, or run `vpb-db migrate repair` if the change is deliberate.",
+      ),
+    );
+  }
+  const missing = s.applied.filter((a) => !byName.has(a.name));
+  if (missing.length > 0) {
+    problems.push(
+      new VpbError(
+        "MIGRATION_MISSING_FILE",
+        `Applied migration${missing.length > 1 ? "s have" : " has"} no file: ${missing.map((a) => `${a.name}.sql`).join(", ")}`,
+        "Restore the file from version control; applied migrations must stay in the migrations folder.",
+      ),
+    );
+  }
+  const pending = s.migrations.filter((m) => !appliedNames.has(m.name));
+  const latest = s.applied.reduce(
+    (max, a) => Math.max(max, byName.get(a.name)?.number ?? numberOf(a.name)),
+    -1,
+  );
+  const early = pending.filter((m) => m.number < latest);
+  if (!allowOutOfOrder && early.length > 0) {
+    problems.push(
+      new VpbError(
+        "MIGRATION_OUT_OF_ORDER",
+        `Pending migration${early.length > 1 ? "s are" : " is"} older than the latest applied one: ${early.map((m) => m.file).join(", ")}`,
+        "Renumber it after the latest applied migration, or pass --allow-out-of-order if that order is safe.",
+      ),
+    );
+  }
+  const applied = s.applied.map((a) => ({ ...a, file: byName.get(a.name)?.file }));
+  return { applied, pending, problems };
+}
+
+function numberOf(name: string): number {
+  return Number(/^(\d+)/.exec(name)?.[1] ?? -1);
+}
+
+/** Finds a migration by full name, file name or number (`002`, `2`, `002_application_tables`). */
+function resolveTarget(migrations: Migration[], to: string): Migration {
+  const wanted = to.replace(/\.sql$/, "");
+  const found = migrations.find(
+    (m) => m.name === wanted || (/^\d+$/.test(wanted) && m.number === Number(wanted)),
+  );
+  if (!found) {
+    throw new VpbError(
+      "MIGRATION_TARGET_UNKNOWN",
+      `No migration is named "${to}".`,
+      "Give a migration's number or name as `vpb-db migrate status` lists them.",
+    );
+  }
+  return found;
+}
+
+async function runScript(
+  client: pg.Client,
+  script: Script,
+  opts: MigratorOptions,
+  code: "MIGRATION_FAILED" | "ROLLBACK_FAILED",
+  record: () => Promise<void>,
+): Promise<void> {
+  const statements = splitStatements(script.sql);
+  const control = statements.find((st) =>
+    /^(begin|commit|rollback|start\s+transaction|end)\b/i.test(st.text),
+  );
+  if (control && !script.noTransaction) {
+    throw statementError(
+      code,
+      script,
+      control,
+      new Error(
+        "transaction control statements are not allowed: vpb-db runs each migration in its own transaction",
+      ),
+    );
+  }
+  const timeouts = [opts.lockTimeout, opts.statementTimeout];
+  if (script.noTransaction) {
+    // One statement at a time, each in its own implicit transaction: for CREATE INDEX CONCURRENTLY.
+    await client.query(
+      `select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`,
+      timeouts,
+    );
+    try {
+      for (const st of statements) {
+        try {
+          await client.query(st.text);
+        } catch (cause) {
+          throw statementError(code, script, st, cause);
+        }
+      }
+      await client.query("begin");
+      await record();
+      await client.query("commit");
+    } catch (e) {
+      await client.query("rollback").catch(() => {});
+      throw e;
+    } finally {
+      await client.query("reset lock_timeout; reset statement_timeout").catch(() => {});
+    }
+    return;
+  }
+  await client.query("begin");
+  try {
+    await client.query(
+      `select set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`,
+      timeouts,
+    );
+    for (const st of statements) {
+      try {
+        await client.query(st.text);
+      } catch (cause) {
+        throw statementError(code, script, st, cause);
+      }
+    }
+    await record();
+    await client.query("commit");
+  } catch (e) {
+    await client.query("rollback").catch(() => {});
+    throw e;
+  }
+}
+
+async function applyOne(s: Session, m: Migration, opts: MigratorOptions): Promise<MigrationResult> {
+  opts.onProgress?.({ kind: "start", name: m.name, direction: "up" });
+  const started = performance.now();
+  try {
+    await runScript(s.client, m, opts, "MIGRATION_FAILED", () =>
+      recordApplied(s.client, m, Math.round(performance.now() - started), "applied"),
+    );
+  } catch (e) {
+    if (isVpbError(e)) {
+      await recordEvent(s.client, "failed", m.name, {
+        checksum: m.checksum,
+        detail: { code: e.pg?.code ?? e.code, error: e.message.split("\n")[0] },
+      }).catch(() => {});
+    }
+    throw e;
+  }
+  const durationMs = Math.round(performance.now() - started);
+  opts.onProgress?.({ kind: "done", name: m.name, direction: "up", durationMs });
+  return { name: m.name, file: m.file, direction: "up", status: "Success", durationMs };
+}
+
+async function rollbackOne(s: Session, m: Migration, opts: MigratorOptions): Promise<MigrationResult> {
+  if (!m.rollback) {
+    throw new VpbError(
+      "MIGRATION_ROLLBACK_MISSING",
+      `${m.file} has no rollback script (expected ${m.name}.down.sql in the rollbacks folder).`,
+      "Write the rollback script; it must undo exactly what the migration does.",
+    );
+  }
+  opts.onProgress?.({ kind: "start", name: m.name, direction: "down" });
+  const started = performance.now();
+  await runScript(s.client, m.rollback, opts, "ROLLBACK_FAILED", () =>
+    recordRolledBack(s.client, m.name, Math.round(performance.now() - started)),
+  );
+  const durationMs = Math.round(performance.now() - started);
+  opts.onProgress?.({ kind: "done", name: m.name, direction: "down", durationMs });
+  return { name: m.name, file: m.rollback.file, direction: "down", status: "Success", durationMs };
+}
+
+/** Runs `steps` in order, stopping at the first error; the rest are NotExecuted. */
+async function runAll(
+  steps: Migration[],
+  direction: Direction,
+  run: (m: Migration) => Promise<MigrationResult>,
+): Promise<RunResult> {
+  const results: MigrationResult[] = [];
+  for (const m of steps) {
+    try {
+      results.push(await run(m));
+    } catch (e) {
+      if (!isVpbError(e)) throw e;
+      results.push({ name: m.name, file: m.file, direction, status: "Error" });
+      for (const rest of steps.slice(results.length)) {
+        results.push({ name: rest.name, file: rest.file, direction, status: "NotExecuted" });
+      }
+      return { results, error: e };
+    }
+  }
+  return { results, error: undefined };
+}
+
+/** Catches the VpbErrors of preconditions into the result, as migration errors are. */
+async function guarded(fn: () => Promise<RunResult>): Promise<RunResult> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isVpbError(e)) return { results: [], error: e };
+    throw e;
+  }
+}
+
+/**
+ * Applies pending migrations in order, each in its own transaction with its tracking row.
+ * @example const { results, error } = await migrateUp(opts, { to: "003" });
+ */
+export function migrateUp(opts: MigratorOptions, args: { to?: string | undefined } = {}): Promise<RunResult> {
+  return guarded(() =>
+    withSession(opts, true, async (s) => {
+      const status = inspect(s, opts.allowOutOfOrder ?? false);
+      if (status.problems[0]) return { results: [], error: status.problems[0] };
+      const limit =
+        args.to === undefined ? Number.POSITIVE_INFINITY : resolveTarget(s.migrations, args.to).number;
+      const steps = status.pending.filter((m) => m.number <= limit);
+      return runAll(steps, "up", (m) => applyOne(s, m, opts));
+    }),
+  );
+}
+
+/**
+ * Rolls back applied migrations, newest first: one by default, `steps` of them, every one after
+ * `to`, or all of them.
+ */
+export function migrateDown(
+  opts: MigratorOptions,
+  args: { to?: string | undefined; steps?: number | undefined; all?: boolean | undefined } = {},
+): Promise<RunResult> {
+  return guarded(() =>
+    withSession(opts, true, async (s) => {
+      const status = inspect(s, true);
+      if (status.problems[0]) return { results: [], error: status.problems[0] };
+      const byName = new Map(s.migrations.map((m) => [m.name, m]));
+      const applied = s.applied.map((a) => byName.get(a.name) as Migration).reverse();
+      let steps: Migration[];
+      if (args.all) steps = applied;
+      else if (args.to !== undefined) {
+        const target = resolveTarget(s.migrations, args.to);
+        steps = applied.filter((m) => m.number > target.number);
+      } else steps = applied.slice(0, args.steps ?? 1);
+      return runAll(steps, "down", (m) => rollbackOne(s, m, opts));
+    }),
+  );
+}
+
+/** Reads what is applied, pending and drifted, without taking the lock or changing anything. */
+export async function migrationStatus(opts: MigratorOptions): Promise<StatusResult> {
+  return withSession(opts, false, async (s) => inspect(s, opts.allowOutOfOrder ?? false));
+}
+
+export function statusExitCode(status: StatusResult): number {
+  if (status.problems.length > 0) return STATUS_EXIT.drift;
+  return status.pending.length > 0 ? STATUS_EXIT.pending : STATUS_EXIT.upToDate;
+}
+
+/** The SQL `up` would run, file by file, after the same checks; runs nothing. */
+export async function migrationPlan(
+  opts: MigratorOptions,
+  args: { to?: string | undefined } = {},
+): Promise<{ steps: Migration[]; error: VpbError | undefined }> {
+  try {
+    return await withSession(opts, false, async (s) => {
+      const status = inspect(s, opts.allowOutOfOrder ?? false);
+      if (status.problems[0]) return { steps: [], error: status.problems[0] };
+      const limit =
+        args.to === undefined ? Number.POSITIVE_INFINITY : resolveTarget(s.migrations, args.to).number;
+      return { steps: status.pending.filter((m) => m.number <= limit), error: undefined };
+    });
+  } catch (e) {
+    if (isVpbError(e)) return { steps: [], error: e };
+    throw e;
+  }
+}
+
+/**
+ * Records migrations as applied without running them, for a database whose schema already matches
+ * (one created before vpb-db tracked it). Every migration up to `to` (default: all) is recorded.
+ */
+export function baseline(opts: MigratorOptions, args: { to?: string | undefined } = {}): Promise<RunResult> {
+  return guarded(() =>
+    withSession(opts, true, async (s) => {
+      const limit =
+        args.to === undefined ? Number.POSITIVE_INFINITY : resolveTarget(s.migrations, args.to).number;
+      const steps = inspect(s, true, false).pending.filter((m) => m.number <= limit);
+      return runAll(steps, "up", async (m) => {
+        await s.client.query("begin");
+        try {
+          await recordApplied(s.client, m, 0, "baselined");
+          await s.client.query("commit");
+        } catch (e) {
+          await s.client.query("rollback").catch(() => {});
+          throw e;
+        }
+        return { name: m.name, file: m.file, direction: "up", status: "Success", durationMs: 0 };
+      });
+    }),
+  );
+}
+
+/** Accepts deliberate edits of applied files: their recorded checksums become the files' own. */
+export function repair(opts: MigratorOptions): Promise<RunResult> {
+  return guarded(() =>
+    withSession(opts, true, async (s) => {
+      const byName = new Map(s.migrations.map((m) => [m.name, m]));
+      const edited = s.applied.filter(
+        (a) => byName.has(a.name) && byName.get(a.name)?.checksum !== a.checksum,
+      );
+      const results: MigrationResult[] = [];
+      for (const a of edited) {
+        const m = byName.get(a.name) as Migration;
+        await s.client.query("begin");
+        await recordRepaired(s.client, a.name, a.checksum, m.checksum);
+        await s.client.query("commit");
+        results.push({ name: m.name, file: m.file, direction: "up", status: "Success" });
+      }
+      const remaining = inspect({ ...s, applied: await appliedMigrations(s.client) }, true).problems;
+      return { results, error: remaining[0] };
+    }),
+  );
+}
+
+/**
+ * Rolls every applied migration back with its rollback script, then applies them all again.
+ * Refused on a database that is not local unless `force` is given.
+ */
+export async function reset(
+  opts: MigratorOptions,
+  args: { local: boolean; force: boolean },
+): Promise<RunResult> {
+  if (!args.local && !args.force) {
+    return {
+      results: [],
+      error: new VpbError(
+        "RESET_REFUSED",
+        "reset rolls back every migration, and this database is not on this machine.",
+        "Pass --force if you really mean to reset this database.",
+      ),
+    };
+  }
+  const down = await migrateDown(opts, { all: true });
+  if (down.error) return down;
+  const up = await migrateUp(opts);
+  return { results: [...down.results, ...up.results], error: up.error };
+}

@@ -1,0 +1,45 @@
+import { Command } from "commander";
+import { register as registerBaseline } from "./commands/migrate-baseline.ts";
+import { register as registerDown } from "./commands/migrate-down.ts";
+import { register as registerNew } from "./commands/migrate-new.ts";
+import { register as registerPlan } from "./commands/migrate-plan.ts";
+import { register as registerRepair } from "./commands/migrate-repair.ts";
+import { register as registerReset } from "./commands/migrate-reset.ts";
+import { register as registerStatus } from "./commands/migrate-status.ts";
+import { register as registerUp } from "./commands/migrate-up.ts";
+import { register as registerStart } from "./commands/start.ts";
+
+/** Exit codes: 0 success, 1 error, 2 usage; `migrate status` adds 3 (pending) and 4 (drift). */
+export function buildProgram(): Command {
+  const program = new Command("vpb-db")
+    .description("The Visual Prompt Builder database: embedded PostgreSQL, migrations and operations.")
+    .version("0.1.0")
+    .showHelpAfterError()
+    // A fixed width keeps --help identical everywhere, so the README's copy can be checked.
+    .configureHelp({ helpWidth: 100 });
+  registerStart(program);
+  const migrate = program
+    .command("migrate")
+    .description("apply, roll back and inspect the numbered migrations");
+  for (const register of [
+    registerUp,
+    registerDown,
+    registerStatus,
+    registerPlan,
+    registerNew,
+    registerBaseline,
+    registerRepair,
+    registerReset,
+  ]) {
+    register(migrate);
+  }
+  for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+    cmd.exitOverride();
+  }
+  return program;
+}
+
+/** Every command, parents first: the README's CLI reference is made from their --help. */
+export function allCommands(program: Command): Command[] {
+  return [program, ...program.commands.flatMap((c) => allCommands(c))];
+}

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { test } from "node:test";
+import { parseConfig, parseDuration, redactUrl } from "../src/config.ts";
+import { isVpbError } from "../src/errors.ts";
+
+test("defaults: embedded server in .vpb on port 54329, 10s lock timeout, no statement timeout", () => {
+  const c = parseConfig({}, "/srv/app");
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.dataDir, path.resolve("/srv/app/.vpb"));
+  assert.equal(c.port, 54329);
+  assert.equal(c.migrationsDir, path.resolve("/srv/app/database/migrations"));
+  assert.equal(c.lockTimeout, "10000ms");
+  assert.equal(c.statementTimeout, "0ms");
+  assert.equal(c.migrationLockWaitMs, 60_000);
+});
+
+test("every problem is reported at once, and a bad DATABASE_URL is never echoed", () => {
+  const secret = "postgres://u:s3cret@[bad";
+  assert.throws(
+    () => parseConfig({ DATABASE_URL: secret, VPB_PG_PORT: "80", VPB_LOCK_TIMEOUT: "soon" }, "/"),
+    (e: unknown) => {
+      assert.ok(isVpbError(e, "CONFIG_INVALID"));
+      assert.match(e.message, /DATABASE_URL/);
+      assert.match(e.message, /VPB_PG_PORT/);
+      assert.match(e.message, /VPB_LOCK_TIMEOUT/);
+      assert.doesNotMatch(e.message, /s3cret/);
+      return true;
+    },
+  );
+});
+
+test("durations accept ms, s, min and h", () => {
+  assert.equal(parseDuration("250ms"), 250);
+  assert.equal(parseDuration("3s"), 3000);
+  assert.equal(parseDuration("2min"), 120_000);
+  assert.equal(parseDuration("1h"), 3_600_000);
+  assert.equal(parseDuration("0"), 0);
+  assert.equal(parseDuration("-1s"), undefined);
+});
+
+test("redactUrl hides the password and secret-looking parameters", () => {
+  const shown = redactUrl("postgres://app:hunter2@db.example:5432/app?sslmode=require&sslpassword=x");
+  assert.doesNotMatch(shown, /hunter2/);
+  assert.match(shown, /app:\*\*\*@db\.example:5432\/app/);
+  assert.match(shown, /sslpassword=\*\*\*/);
+  assert.match(shown, /sslmode=require/);
+});

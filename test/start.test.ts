@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdtemp, readFile, stat } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import pg from "pg";
+import { runCli } from "./support/cli.ts";
+import { MAJOR, ROOT } from "./support/harness.ts";
+
+// The embedded server is PostgreSQL 17 whatever server the pass runs on: run these once.
+const once = { skip: MAJOR !== 17 ? "the embedded server is tested in the PostgreSQL 17 pass" : false };
+const MIGRATIONS = readdirSync(path.join(ROOT, "database/migrations")).filter((f) =>
+  /^\d{3,}_.*\.sql$/.test(f),
+);
+
+async function occupy(port: number): Promise<net.Server> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ port, host: "127.0.0.1" }, resolve);
+  });
+  return server;
+}
+
+test(
+  "`start` initialises, migrates, takes the next port when busy, and stops cleanly on SIGTERM",
+  once,
+  async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-start-"));
+    const port = 55000 + Math.floor(Math.random() * 2000);
+    const blocker = await occupy(port);
+    const env = { ...process.env, DATABASE_URL: "", VPB_DATA_DIR: dataDir, VPB_PG_PORT: String(port) };
+    const child = spawn(process.execPath, [path.join(ROOT, "dist/cli.js"), "start"], { cwd: ROOT, env });
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (c: Buffer) => {
+        stdout += c;
+        if (stdout.includes("Press Ctrl-C")) resolve();
+      });
+      child.once("close", () => reject(new Error(`start exited early:\n${stdout}\n${stderr}`)));
+    });
+    try {
+      assert.match(stderr, /initialising a new PostgreSQL 17 data folder/);
+      assert.match(
+        stdout,
+        new RegExp(`ready in \\d+ ms: postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${port + 1}/postgres`),
+      );
+      const urlFile = path.join(dataDir, "database-url");
+      assert.equal((await stat(urlFile)).mode & 0o777, 0o600);
+      const password = JSON.parse(await readFile(path.join(dataDir, "credentials.json"), "utf8"))
+        .password as string;
+      assert.ok(!stdout.includes(password) && !stderr.includes(password), "the password is never printed");
+
+      const c = new pg.Client({ connectionString: (await readFile(urlFile, "utf8")).trim() });
+      await c.connect();
+      const applied = await c.query("select count(*)::int as n from vpb_migrate.migrations");
+      assert.equal(applied.rows[0].n, MIGRATIONS.length);
+      assert.equal(
+        (await c.query("select current_setting('server_version_num')::int / 10000 as v")).rows[0].v,
+        17,
+      );
+      await c.query("create table survives_restart (id int)");
+      await c.end();
+
+      // Another command attaches to the running server instead of starting a second one.
+      const status = await runCli(["migrate", "status"], env);
+      assert.equal(status.code, 0, status.stderr);
+      assert.doesNotMatch(status.stderr, /starting PostgreSQL/);
+
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+    } finally {
+      blocker.close();
+      child.kill("SIGKILL");
+    }
+    assert.match(await readFile(path.join(dataDir, "postgres.log"), "utf8"), /database system is shut down/);
+    assert.equal(existsSync(path.join(dataDir, "pg17", "postmaster.pid")), false);
+
+    // A second start reuses the data folder.
+    const again = await runCli(["start", "--once"], {
+      DATABASE_URL: "",
+      VPB_DATA_DIR: dataDir,
+      VPB_PG_PORT: String(port),
+    });
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /initialising/);
+    assert.match(again.stderr, /Nothing to do\./);
+    assert.equal(existsSync(path.join(dataDir, "pg17", "postmaster.pid")), false);
+  },
+);
+
+test("bad configuration is reported whole, exit 1, without starting anything", once, async () => {
+  const r = await runCli(["migrate", "status"], {
+    DATABASE_URL: "mysql://u:topsecret@host/db",
+    VPB_PG_PORT: "99",
+    VPB_LOCK_TIMEOUT: "later",
+  });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /error \[CONFIG_INVALID\]/);
+  assert.match(r.stderr, /DATABASE_URL must start with postgres/);
+  assert.match(r.stderr, /VPB_PG_PORT/);
+  assert.match(r.stderr, /VPB_LOCK_TIMEOUT/);
+  assert.match(r.stderr, /remedy:/);
+  assert.doesNotMatch(r.stderr, /topsecret/);
+});
+
+test("usage errors exit 2 and --help exits 0", once, async () => {
+  assert.equal(
+    (await runCli(["migrate", "down", "--steps", "x"], { DATABASE_URL: "postgres://127.0.0.1:1/x" })).code,
+    1,
+  );
+  assert.equal((await runCli(["migrate", "nonsense"], {})).code, 2);
+  const help = await runCli(["migrate", "up", "--help"], {});
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--lock-timeout <duration>/);
+});

@@ -1,0 +1,66 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+
+/**
+ * A throwaway cluster of a system PostgreSQL (Debian's /usr/lib/postgresql/NN/bin), for running the
+ * suite on the oldest supported major. Test-only: durability off, trust auth on loopback.
+ */
+export interface SystemServer {
+  url: string;
+  major: number;
+  stop(): void;
+}
+
+function asPostgresUser(): { uid: number; gid: number } | Record<string, never> {
+  if (process.getuid?.() !== 0) return {};
+  const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+  return { uid, gid };
+}
+
+function run(bin: string, args: string[], ids: object): void {
+  const r = spawnSync(bin, args, { ...ids, encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
+  if (r.status !== 0) throw new Error(`${path.basename(bin)} failed (${r.status}): ${r.stderr || r.stdout}`);
+}
+
+export function startSystemServer(binDir: string, dataRoot: string, port: number): SystemServer {
+  const major = Number(path.basename(path.dirname(binDir)));
+  const pgData = path.join(dataRoot, `pg${major}`);
+  const ids = asPostgresUser();
+  mkdirSync(dataRoot, { recursive: true, mode: 0o755 });
+  if (!existsSync(path.join(pgData, "PG_VERSION"))) {
+    mkdirSync(pgData, { recursive: true, mode: 0o700 });
+    if ("uid" in ids) chownSync(pgData, ids.uid, ids.gid);
+    run(
+      path.join(binDir, "initdb"),
+      ["-D", pgData, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C"],
+      ids,
+    );
+  }
+  const settings = [
+    `-p ${port}`,
+    "-c listen_addresses=127.0.0.1",
+    "-c unix_socket_directories=''",
+    "-c fsync=off",
+    "-c synchronous_commit=off",
+    "-c full_page_writes=off",
+    "-c max_connections=300",
+  ].join(" ");
+  const logFile = path.join(dataRoot, `pg${major}.log`);
+  if ("uid" in ids) {
+    // The log file is written by the server's own user.
+    spawnSync("touch", [logFile]);
+    chownSync(logFile, ids.uid, ids.gid);
+  }
+  run(
+    path.join(binDir, "pg_ctl"),
+    ["-D", pgData, "-l", logFile, "-o", settings, "-w", "-t", "60", "start"],
+    ids,
+  );
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    major,
+    stop: () => run(path.join(binDir, "pg_ctl"), ["-D", pgData, "-m", "fast", "-w", "stop"], ids),
+  };
+}
