@@ -4,7 +4,7 @@ import { connect } from "../database.ts";
 import { isVpbError, VpbError } from "../errors.ts";
 import { acquireLock, releaseLock } from "./lock.ts";
 import { type Migration, readMigrations, type Script } from "./migration-files.ts";
-import { assertNotTransactionPooled } from "./pooler.ts";
+import { assertNotTransactionPooled, refuseKnownPoolerPort } from "./pooler.ts";
 import { splitStatements } from "./sql-splitter.ts";
 import { statementError } from "./statement-error.ts";
 import {
@@ -78,6 +78,7 @@ async function withSession<T>(
   fn: (s: Session) => Promise<T>,
 ): Promise<T> {
   const migrations = await readMigrations(opts.migrationsDir, opts.rollbacksDir, opts.cwd);
+  if (write) refuseKnownPoolerPort(opts.url);
   const client = await connect(opts.url, "vpb-db migrate");
   let locked = false;
   try {

@@ -10,7 +10,6 @@ import { VpbError } from "../errors.ts";
  * released, or the first client's next statement moves to another backend: either gives it away.
  */
 export async function assertNotTransactionPooled(client: pg.Client, url: string): Promise<void> {
-  if (new URL(url).port === "6543") refuse("port 6543 is the Supabase transaction pooler's");
   const pid = async (c: pg.Client) =>
     Number((await c.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]?.pid);
   const other = new pg.Client({ connectionString: url, application_name: "vpb-db pooler probe" });
@@ -26,6 +25,11 @@ export async function assertNotTransactionPooled(client: pg.Client, url: string)
   } finally {
     await other.end().catch(() => {});
   }
+}
+
+/** Supabase's transaction pooler listens on 6543: refused before any connection is made. */
+export function refuseKnownPoolerPort(url: string): void {
+  if (new URL(url).port === "6543") refuse("port 6543 is the Supabase transaction pooler's");
 }
 
 function refuse(why: string): never {

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { test } from "node:test";
+import { applyBootstrap } from "../src/bootstrap.ts";
+import { catalogSnapshot } from "../src/catalog.ts";
+import { readMigrations } from "../src/migrations/migration-files.ts";
+import { migrateDown, migrateUp } from "../src/migrations/migrator.ts";
+import { client, createDatabase, ROOT } from "./support/harness.ts";
+
+const migrationsDir = path.join(ROOT, "database/migrations");
+const rollbacksDir = path.join(ROOT, "database/rollbacks");
+const migrations = await readMigrations(migrationsDir, rollbacksDir, ROOT);
+
+test("every migration has a rollback script", () => {
+  for (const m of migrations) assert.ok(m.rollback, `${m.file} has no rollback`);
+});
+
+test("for every migration, up then down restores the catalog, and up again gives the first up's", async () => {
+  const db = await createDatabase("empty");
+  const c = await client(db.url);
+  const opts = {
+    url: db.url,
+    migrationsDir,
+    rollbacksDir,
+    lockTimeout: "10000ms",
+    statementTimeout: "0ms",
+    lockWaitMs: 30_000,
+    cwd: ROOT,
+  };
+  assert.ok(migrations.length > 0, "there are migrations to check");
+  // The bootstrap runs with the first write: apply it first so that "before" includes it.
+  await applyBootstrap(c);
+  for (const m of migrations) {
+    const before = await catalogSnapshot(c);
+    const up = await migrateUp(opts, { to: m.name });
+    assert.equal(up.error, undefined, up.error?.message);
+    const first = await catalogSnapshot(c);
+    assert.notDeepEqual(first, before, `${m.file} changes the catalog`);
+    const down = await migrateDown(opts);
+    assert.equal(down.error, undefined, down.error?.message);
+    assert.deepEqual(await catalogSnapshot(c), before, `${m.name}.down.sql restores the catalog`);
+    assert.equal((await migrateUp(opts, { to: m.name })).error, undefined);
+    assert.deepEqual(await catalogSnapshot(c), first, `${m.file} applied again gives the same catalog`);
+  }
+});
