@@ -1,0 +1,22 @@
+-- Rollback of 006_database_functions: drops the triggers, then the functions.
+drop trigger projects_enforce_quota on public.projects;
+drop trigger projects_bump_version on public.projects;
+drop trigger users_set_updated_at on public.users;
+drop trigger accounts_set_updated_at on public.accounts;
+drop trigger projects_set_updated_at on public.projects;
+drop trigger project_components_set_updated_at on public.project_components;
+drop trigger audio_recordings_set_updated_at on public.audio_recordings;
+drop trigger collaborators_set_updated_at on public.collaborators;
+drop function public.cleanup_analytics_partitions();
+drop function public.purge_deleted_projects(interval);
+drop function public.cleanup_expired_auth();
+drop function public.duplicate_project(uuid, uuid, text);
+drop function public.soft_delete_project(uuid, uuid);
+drop function public.get_monthly_api_costs(uuid, date);
+drop function public.get_user_project_stats(uuid);
+drop function public.enforce_project_quota();
+drop function public.check_project_quota(uuid, integer);
+drop function public.plan_project_limit(text);
+drop function public.projects_bump_version();
+drop function public.set_updated_at();
+drop function public.assert_acting_user(uuid);
