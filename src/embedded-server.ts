@@ -176,6 +176,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
   }
 
   const port = await choosePort(options.port);
+  if (port !== options.port) progress(`port ${options.port} is in use: using ${port} instead`);
   const log = createWriteStream(paths.logFile, { flags: "a" });
   const write = (message: unknown) =>
     log.write(typeof message === "string" ? message : `${String(message)}\n`);

@@ -110,7 +110,7 @@ async function main(): Promise<number> {
     if (major === 17) {
       const embedded = await startEmbedded({
         dataDir: path.join(dataRoot, "embedded"),
-        port: 54339,
+        port: 28339,
         settings: {
           fsync: "off",
           synchronous_commit: "off",
@@ -127,7 +127,7 @@ async function main(): Promise<number> {
         );
         return 1;
       }
-      server = startSystemServer(pg15Bin, dataRoot, 54340);
+      server = startSystemServer(pg15Bin, dataRoot, 28340);
     } else {
       process.stderr.write(
         `VPB_TEST_MAJORS names ${major}: only 17 (embedded) and 15 (system) are set up.\n`,

@@ -30,7 +30,8 @@ test(
   once,
   async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-start-"));
-    const port = 55000 + Math.floor(Math.random() * 2000);
+    // Below Linux's ephemeral range (32768+), so that no client socket takes the port meanwhile.
+    const port = 21000 + Math.floor(Math.random() * 4000);
     const blocker = await occupy(port);
     const env = { ...process.env, DATABASE_URL: "", VPB_DATA_DIR: dataDir, VPB_PG_PORT: String(port) };
     const child = spawn(process.execPath, [path.join(ROOT, "dist/cli.js"), "start"], { cwd: ROOT, env });
@@ -49,9 +50,11 @@ test(
     });
     try {
       assert.match(stderr, /initialising a new PostgreSQL 17 data folder/);
+      const chosen = Number(/^port \d+ is in use: using (\d+) instead$/m.exec(stderr)?.[1]);
+      assert.ok(chosen > port && chosen < port + 20, stderr);
       assert.match(
         stdout,
-        new RegExp(`ready in \\d+ ms: postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${port + 1}/postgres`),
+        new RegExp(`ready in \\d+ ms: postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${chosen}/postgres`),
       );
       const urlFile = path.join(dataDir, "database-url");
       assert.equal((await stat(urlFile)).mode & 0o777, 0o600);

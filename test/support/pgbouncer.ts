@@ -24,7 +24,8 @@ export async function startPgBouncer(serverUrl: string, mode: "transaction" | "s
     const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
     await chown(dir, id("-u"), id("-g"));
   }
-  const port = 56000 + Math.floor(Math.random() * 3000);
+  // Below Linux's ephemeral range (32768+), so that no client socket holds the port.
+  const port = 25000 + Math.floor(Math.random() * 3000);
   const password = decodeURIComponent(server.password);
   const ini = `[databases]
 * = host=${server.hostname} port=${server.port} user=${decodeURIComponent(server.username)}${password ? ` password=${password}` : ""}
