@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { applyBootstrap } from "../src/bootstrap.ts";
 import { catalogSnapshot } from "../src/catalog.ts";
+import { migrateUp } from "../src/migrations/migrator.ts";
+import { fixtureProject } from "./support/fixtures.ts";
 import { client, createDatabase } from "./support/harness.ts";
 
 test("the bootstrap gives a plain database Supabase's roles, auth helpers and storage schema", async () => {
@@ -88,4 +90,13 @@ test("storage.foldername(), filename() and extension() split object paths as Sup
     file: "1700000000_take.one.webm",
     ext: "webm",
   });
+});
+
+test("regression: migrate up without an onProgress callback still applies the bootstrap", async () => {
+  const db = await createDatabase("empty");
+  const p = await fixtureProject(db.url, {});
+  const r = await migrateUp(p.options);
+  assert.equal(r.error, undefined);
+  const c = await client(db.url);
+  assert.equal((await c.query("select to_regprocedure('auth.uid()') is not null as ok")).rows[0].ok, true);
 });

@@ -88,7 +88,9 @@ async function withSession<T>(
         opts.onProgress?.({ kind: "lock-wait", holderPid }),
       );
       locked = true;
-      opts.onProgress?.({ kind: "bootstrap", result: await applyBootstrap(client) });
+      // Not inside the optional call's arguments: `f?.(await g())` skips g() when f is undefined.
+      const bootstrap = await applyBootstrap(client);
+      opts.onProgress?.({ kind: "bootstrap", result: bootstrap });
       await ensureTracking(client);
     }
     return await fn({ client, migrations, applied: await appliedMigrations(client) });
