@@ -113,7 +113,8 @@ async function main(): Promise<void> {
   try {
     text = await readFile(file, "utf8");
   } catch {
-    text = "# Benchmarks\n\nEach section is rewritten by its script. Times are medians of several runs, with their spread; ratios compare measures taken side by side in the same run.\n\n";
+    text =
+      "# Benchmarks\n\nEach section is rewritten by its script. Times are medians of several runs, with their spread; ratios compare measures taken side by side in the same run.\n\n";
   }
   const start = text.indexOf(lines[0] as string);
   if (start === -1) text = `${text.trimEnd()}\n\n${lines.join("\n")}`;

@@ -54,10 +54,12 @@ export async function renderDatabaseDocs(c: pg.Client): Promise<DatabaseDocs> {
     definer: boolean;
     def: string;
   }>(`
-    select p.proname as name, pg_get_function_identity_arguments(p.oid) as args,
+    select case n.nspname when 'public' then '' else n.nspname || '.' end || p.proname as name,
+           pg_get_function_identity_arguments(p.oid) as args,
            pg_get_function_result(p.oid) as result, p.prosecdef as definer, pg_get_functiondef(p.oid) as def
-      from pg_proc p where p.pronamespace = 'public'::regnamespace and p.prokind = 'f'
-     order by p.proname, args`);
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where n.nspname in ('public', 'private') and p.prokind = 'f'
+     order by n.nspname desc, p.proname, args`);
 
   const out: string[] = [BEGIN, "", "### Tables", ""];
   for (const t of tables.rows) {

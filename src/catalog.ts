@@ -7,12 +7,12 @@ import type pg from "pg";
 const SNAPSHOT = `
 with ns as (select oid, nspname from pg_namespace where nspname = any($1::text[]))
 select line from (
-  select 'schema ' || n.nspname || ' owner=' || pg_get_userbyid(n.nspowner) || ' acl=' || coalesce(n.nspacl::text, '') as line
+  select 'schema ' || n.nspname || ' owner=' || pg_get_userbyid(n.nspowner) || ' acl=' || coalesce((select string_agg(x::text, ',' order by x::text) from unnest(n.nspacl) x), '') as line
     from pg_namespace n where n.nspname = any($1::text[])
   union all
   select format('rel %s.%s kind=%s rls=%s force=%s persistence=%s partkey=%s acl=%s', ns.nspname, c.relname,
                 c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relpersistence,
-                coalesce(pg_get_partkeydef(c.oid), ''), coalesce(c.relacl::text, ''))
+                coalesce(pg_get_partkeydef(c.oid), ''), coalesce((select string_agg(x::text, ',' order by x::text) from unnest(c.relacl) x), ''))
     from pg_class c join ns on ns.oid = c.relnamespace where c.relkind <> 'i' and c.relkind <> 'I'
   union all
   select format('part %s.%s of %s bound %s', ns.nspname, c.relname, i.inhparent::regclass, pg_get_expr(c.relpartbound, c.oid))
@@ -21,7 +21,7 @@ select line from (
   select format('col %s.%s.%s %s notnull=%s default=%s generated=%s identity=%s collation=%s acl=%s', ns.nspname, c.relname,
                 a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                 coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attgenerated, a.attidentity,
-                coalesce(co.collname, ''), coalesce(a.attacl::text, ''))
+                coalesce(co.collname, ''), coalesce((select string_agg(x::text, ',' order by x::text) from unnest(a.attacl) x), ''))
     from pg_attribute a join pg_class c on c.oid = a.attrelid join ns on ns.oid = c.relnamespace
     left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
     left join pg_collation co on co.oid = a.attcollation and a.attcollation <> 100
@@ -36,7 +36,7 @@ select line from (
   union all
   select format('fn %s.%s(%s) %s acl=%s', ns.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
                 md5(case when p.prokind in ('a', 'w') then p.proname else pg_get_functiondef(p.oid) end),
-                coalesce(p.proacl::text, ''))
+                coalesce((select string_agg(x::text, ',' order by x::text) from unnest(p.proacl) x), ''))
     from pg_proc p join ns on ns.oid = p.pronamespace
   union all
   select format('trg %s.%s %s', ns.nspname, c.relname, pg_get_triggerdef(t.oid))
@@ -61,7 +61,7 @@ select line from (
     from pg_extension e
   union all
   select format('defacl %s %s %s %s', pg_get_userbyid(d.defaclrole), coalesce(d.defaclnamespace::regnamespace::text, '-'),
-                d.defaclobjtype, d.defaclacl::text)
+                d.defaclobjtype, coalesce((select string_agg(x::text, ',' order by x::text) from unnest(d.defaclacl) x), ''))
     from pg_default_acl d
   union all
   select format('role %s login=%s bypassrls=%s inherit=%s member_of=%s', r.rolname, r.rolcanlogin, r.rolbypassrls, r.rolinherit,

@@ -43,7 +43,9 @@ test(
     select relname as name from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'p') and not relispartition
     union select distinct proname from pg_proc where pronamespace = 'public'::regnamespace and prokind = 'f'`);
     // Named in backticks, alone or with its arguments: `users`, `duplicate_project(source_id, ...)`.
-  const missing = rows.map((r) => r.name as string).filter((name) => !new RegExp(`\`${name}[\`(]`).test(prose));
+    const missing = rows
+      .map((r) => r.name as string)
+      .filter((name) => !new RegExp(`\`${name}[\`(]`).test(prose));
     assert.deepEqual(missing, []);
   },
 );

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { cliReference } from "../scripts/cli-reference.ts";
+import { loadMatrix, POLICIES_README, renderPoliciesReadme } from "../scripts/policies-docs.ts";
 import { DEFAULTS } from "../src/config.ts";
 import { ERROR_CODES } from "../src/errors.ts";
 import { ROOT } from "./support/harness.ts";
@@ -24,4 +25,9 @@ test("the error table lists every error code", () => {
   for (const code of Object.keys(ERROR_CODES)) {
     assert.ok(new RegExp(`\\|\\s*\`${code}\`\\s*\\|`).test(readme), `README lacks error code ${code}`);
   }
+});
+
+test("database/policies/README.md is the access matrix's own rendering (npm run docs:policies)", async () => {
+  const rendered = renderPoliciesReadme(await loadMatrix());
+  assert.ok((await readFile(POLICIES_README, "utf8")) === rendered, "run `npm run docs:policies`");
 });

@@ -238,3 +238,71 @@ create function public.cleanup_analytics_partitions()
   union all select public.drop_old_partitions('error_logs', interval '3 months')
   union all select public.drop_old_partitions('api_usage', interval '25 months')
 $$;
+
+-- The invitee accepts an invitation addressed to them (by user id, or by their email while the
+-- invitation has no user yet); returns the membership's id. Runs as the owner: an invitee may not
+-- update collaborators otherwise.
+create function public.accept_invitation(p_project_id uuid) returns uuid
+  language plpgsql security definer set search_path = '' as $$
+declare
+  me uuid := auth.uid();
+  accepted uuid;
+begin
+  if me is null then
+    raise exception 'accepting an invitation needs a signed-in user' using errcode = '42501';
+  end if;
+  update public.collaborators c set user_id = me, accepted_at = now()
+   where c.project_id = p_project_id and c.accepted_at is null
+     and (c.user_id = me or (c.user_id is null and lower(c.invited_email) = (select lower(u.email) from public.users u where u.id = me)))
+  returning c.id into accepted;
+  if accepted is null then
+    raise exception 'invitation not found' using errcode = 'P0002',
+      hint = 'The invitation may have been accepted already, withdrawn, or addressed to another email.';
+  end if;
+  return accepted;
+end
+$$;
+
+-- Error logs and metrics are written through these two functions only: the API roles cannot touch
+-- the tables. The caller's id is recorded by the function, never taken from the client.
+create function public.log_error(
+  p_severity text, p_source text, p_message text, p_error_code text default null,
+  p_stack text default null, p_context jsonb default '{}', p_request_id text default null
+) returns uuid language plpgsql security definer set search_path = '' as $$
+declare
+  new_id uuid;
+begin
+  insert into public.error_logs (user_id, severity, source, message, error_code, stack, context, request_id)
+  values (auth.uid(), p_severity, p_source, p_message, p_error_code, p_stack, coalesce(p_context, '{}'), p_request_id)
+  returning id into new_id;
+  return new_id;
+end
+$$;
+
+create function public.record_metric(p_metric text, p_value double precision, p_unit text, p_tags jsonb default '{}')
+  returns uuid language plpgsql security definer set search_path = '' as $$
+declare
+  new_id uuid;
+begin
+  insert into public.performance_metrics (metric, value, unit, tags)
+  values (p_metric, p_value, p_unit, coalesce(p_tags, '{}'))
+  returning id into new_id;
+  return new_id;
+end
+$$;
+
+-- What the app may call as a signed-in user. Everything else here is for the service role, the
+-- triggers and the scheduled cleanup.
+revoke execute on all functions in schema public from public, anon, authenticated;
+grant execute on all functions in schema public to service_role;
+grant execute on function
+  public.assert_acting_user(uuid),
+  public.get_user_project_stats(uuid),
+  public.get_monthly_api_costs(uuid, date),
+  public.check_project_quota(uuid, integer),
+  public.soft_delete_project(uuid, uuid),
+  public.duplicate_project(uuid, uuid, text),
+  public.accept_invitation(uuid),
+  public.log_error(text, text, text, text, text, jsonb, text),
+  public.record_metric(text, double precision, text, jsonb)
+  to authenticated;

@@ -47,6 +47,10 @@ export function startSystemServer(binDir: string, dataRoot: string, port: number
     "-c full_page_writes=off",
     "-c max_connections=300",
   ].join(" ");
+  const pgCtl = path.join(binDir, "pg_ctl");
+  // A server left running by an interrupted run: stop it, so this run starts with its own settings.
+  if (spawnSync(pgCtl, ["-D", pgData, "status"], ids).status === 0)
+    run(pgCtl, ["-D", pgData, "-m", "fast", "-w", "stop"], ids);
   const logFile = path.join(dataRoot, `pg${major}.log`);
   if ("uid" in ids) {
     // The log file is written by the server's own user.
@@ -61,6 +65,6 @@ export function startSystemServer(binDir: string, dataRoot: string, port: number
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     major,
-    stop: () => run(path.join(binDir, "pg_ctl"), ["-D", pgData, "-m", "fast", "-w", "stop"], ids),
+    stop: () => run(pgCtl, ["-D", pgData, "-m", "fast", "-w", "stop"], ids),
   };
 }
