@@ -10,6 +10,8 @@ export interface AccessMatrix {
   actors: Record<string, string>;
   operations: string[];
   tables: Record<string, Record<string, string[]>>;
+  /** Buckets: who may read, upload, replace and delete the objects. */
+  storage: Record<string, Record<string, string[]>>;
 }
 
 export const MATRIX_FILE = path.resolve(import.meta.dirname, "..", "database/policies/access-matrix.json");

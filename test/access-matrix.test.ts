@@ -88,6 +88,11 @@ before(async () => {
   ).id;
   ids.api_usage = (await insert(c, "api_usage", { user_id: owner, provider: "openai", model: "m" })).id;
   ids.error_logs = (await insert(c, "error_logs", { severity: "error", source: "web", message: "boom" })).id;
+  const object = await c.query(
+    "insert into storage.objects (bucket_id, name) values ('audio-recordings', $1) returning id",
+    [audioPath(owner, p.id, "owner-take.webm")],
+  );
+  ids["storage:audio-recordings"] = object.rows[0].id;
   ids.performance_metrics = (
     await insert(c, "performance_metrics", { metric: "query.ms", value: 3, unit: "ms" })
   ).id;
@@ -189,6 +194,49 @@ for (const [table, ops] of Object.entries(matrix.tables)) {
             did,
             allowed,
             `${actor} ${op} on ${table}: expected ${allowed ? "allowed" : "denied"}`,
+          );
+        });
+      }
+    }
+  });
+}
+
+/** Storage: read, upload under the actor's own id, replace, delete the owner's object. */
+async function attemptStorage(bucket: string, op: string, actorId: string): Promise<boolean> {
+  const target = ids[`storage:${bucket}`];
+  try {
+    if (op === "select")
+      return (await c.query("select 1 from storage.objects where id = $1", [target])).rowCount === 1;
+    if (op === "insert") {
+      const name = audioPath(actorId, ids.project as string, `${randomUUID()}.webm`);
+      await c.query("insert into storage.objects (bucket_id, name) values ($1, $2)", [bucket, name]);
+      return true;
+    }
+    const sql =
+      op === "update"
+        ? "update storage.objects set metadata = '{\"size\": 1}' where id = $1"
+        : "delete from storage.objects where id = $1";
+    return (await c.query(sql, [target])).rowCount === 1;
+  } catch (e) {
+    if ((e as { code?: string }).code === "42501") return false;
+    throw e;
+  }
+}
+
+for (const [bucket, ops] of Object.entries(matrix.storage)) {
+  describe(`access matrix: storage bucket ${bucket}`, () => {
+    for (const op of matrix.operations) {
+      for (const actor of ACTORS) {
+        const allowed = ops[op]?.includes(actor) ?? false;
+        test(`${actor} ${allowed ? "may" : "may not"} ${op}`, async () => {
+          const userId = actor === "anon" || actor === "service_role" ? undefined : (ids[actor] as string);
+          const did = await asActor(c, actor, userId, () =>
+            attemptStorage(bucket, op, userId ?? (ids.owner as string)),
+          );
+          assert.equal(
+            did,
+            allowed,
+            `${actor} ${op} on ${bucket} objects: expected ${allowed ? "allowed" : "denied"}`,
           );
         });
       }
