@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { register as registerDoctor } from "./commands/doctor.ts";
 import { register as registerBaseline } from "./commands/migrate-baseline.ts";
 import { register as registerDown } from "./commands/migrate-down.ts";
 import { register as registerNew } from "./commands/migrate-new.ts";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     // A fixed width keeps --help identical everywhere, so the README's copy can be checked.
     .configureHelp({ helpWidth: 100 });
   registerStart(program);
+  registerDoctor(program);
   const migrate = program
     .command("migrate")
     .description("apply, roll back and inspect the numbered migrations");

@@ -74,6 +74,7 @@ end
 $$;
 create trigger projects_owner_columns before update on public.projects
   for each row execute function private.projects_owner_columns();
+revoke all on function private.projects_owner_columns() from public;
 
 -- Grants: nothing by default (Supabase grants everything in public to the API roles), then the least
 -- each role needs. RLS then decides which rows.
