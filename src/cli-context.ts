@@ -21,6 +21,7 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_LOCK_TIMEOUT: flags.lockTimeout ?? env.VPB_LOCK_TIMEOUT,
     VPB_STATEMENT_TIMEOUT: flags.statementTimeout ?? env.VPB_STATEMENT_TIMEOUT,
     VPB_MIGRATION_LOCK_WAIT: env.VPB_MIGRATION_LOCK_WAIT,
+    VPB_TOKEN_KEYS: env.VPB_TOKEN_KEYS,
   };
   return parseConfig(settings, process.cwd());
 }

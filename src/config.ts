@@ -1,5 +1,6 @@
 import path from "node:path";
 import { VpbError } from "./errors.ts";
+import { type KeyRing, parseKeyRing } from "./token-cipher.ts";
 
 /** Untrusted input: the environment and command-line options, all strings. */
 export interface Settings {
@@ -11,6 +12,7 @@ export interface Settings {
   VPB_LOCK_TIMEOUT?: string | undefined;
   VPB_STATEMENT_TIMEOUT?: string | undefined;
   VPB_MIGRATION_LOCK_WAIT?: string | undefined;
+  VPB_TOKEN_KEYS?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -28,6 +30,8 @@ export interface Config {
   statementTimeout: string;
   /** How long a run waits for another run's migration lock, in milliseconds. */
   migrationLockWaitMs: number;
+  /** Keys that encrypt the OAuth tokens; undefined when VPB_TOKEN_KEYS is unset. */
+  tokenKeys: KeyRing | undefined;
 }
 
 export const DEFAULTS = {
@@ -92,6 +96,13 @@ export function parseConfig(settings: Settings, cwd: string): Config {
   const statementTimeout = interval("VPB_STATEMENT_TIMEOUT");
   const lockWait = interval("VPB_MIGRATION_LOCK_WAIT");
 
+  let tokenKeys: KeyRing | undefined;
+  if (settings.VPB_TOKEN_KEYS) {
+    const parsed = parseKeyRing(settings.VPB_TOKEN_KEYS);
+    problems.push(...parsed.problems);
+    tokenKeys = parsed.ring;
+  }
+
   if (problems.length > 0) {
     throw new VpbError(
       "CONFIG_INVALID",
@@ -109,6 +120,7 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     lockTimeout: `${lockTimeout.ms}ms`,
     statementTimeout: `${statementTimeout.ms}ms`,
     migrationLockWaitMs: lockWait.ms,
+    tokenKeys,
   };
 }
 

@@ -1,5 +1,7 @@
 import { Command } from "commander";
 import { register as registerDoctor } from "./commands/doctor.ts";
+import { register as registerKeysGenerate } from "./commands/keys-generate.ts";
+import { register as registerKeysRotate } from "./commands/keys-rotate.ts";
 import { register as registerBaseline } from "./commands/migrate-baseline.ts";
 import { register as registerDown } from "./commands/migrate-down.ts";
 import { register as registerNew } from "./commands/migrate-new.ts";
@@ -20,6 +22,9 @@ export function buildProgram(): Command {
     .configureHelp({ helpWidth: 100 });
   registerStart(program);
   registerDoctor(program);
+  const keys = program.command("keys").description("the keys that encrypt the stored OAuth tokens");
+  registerKeysGenerate(keys);
+  registerKeysRotate(keys);
   const migrate = program
     .command("migrate")
     .description("apply, roll back and inspect the numbered migrations");

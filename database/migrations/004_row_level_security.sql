@@ -13,6 +13,13 @@
 -- membership is decided by SECURITY DEFINER helpers returning sets of ids, evaluated once per
 -- statement, and every column a policy filters on is indexed.
 
+-- OAuth tokens are stored only as the application's AES-256-GCM envelopes (src/token-cipher.ts):
+-- a plaintext token is refused here, the last line of defence.
+alter table public.accounts add constraint accounts_tokens_encrypted check (
+  (refresh_token is null or refresh_token ~ '^v1\.[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22,}$')
+  and (access_token is null or access_token ~ '^v1\.[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22,}$')
+  and (id_token is null or id_token ~ '^v1\.[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22,}$'));
+
 -- Helpers live outside the API schema: PostgREST exposes public, not private.
 create schema private;
 revoke all on schema private from public;
