@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, stat } from "node:fs/promises";
 import net from "node:net";
@@ -124,4 +124,57 @@ test("usage errors exit 2 and --help exits 0", once, async () => {
   const help = await runCli(["migrate", "up", "--help"], {});
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--lock-timeout <duration>/);
+});
+
+test(
+  "`migrate new` creates the next numbered migration and its rollback, and refuses a bad name",
+  once,
+  async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "vpb-new-"));
+    const env = { VPB_MIGRATIONS_DIR: path.join(dir, "m"), VPB_ROLLBACKS_DIR: path.join(dir, "r") };
+    const first = await runCli(["migrate", "new", "add_tags"], env);
+    assert.equal(first.code, 0, first.stderr);
+    const second = await runCli(["migrate", "new", "add_colors"], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(readdirSync(env.VPB_MIGRATIONS_DIR).sort(), ["001_add_tags.sql", "002_add_colors.sql"]);
+    assert.deepEqual(readdirSync(env.VPB_ROLLBACKS_DIR).sort(), [
+      "001_add_tags.down.sql",
+      "002_add_colors.down.sql",
+    ]);
+    const bad = await runCli(["migrate", "new", "Add Tags"], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /INVALID_ARGUMENT/);
+  },
+);
+
+// As root, PostgreSQL runs as the postgres OS user; here the whole CLI runs as that unprivileged user.
+const asPostgresUser =
+  process.getuid?.() === 0 && spawnSync("id", ["-u", "postgres"]).status === 0
+    ? once
+    : { skip: "needs root and a postgres OS user to switch to" };
+
+test("`start` works for a normal (non-root) user too", asPostgresUser, async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-user-"));
+  spawnSync("chown", ["postgres:postgres", dataDir]);
+  const r = spawnSync(
+    "runuser",
+    ["-u", "postgres", "--", process.execPath, path.join(ROOT, "dist/cli.js"), "start", "--once"],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        DATABASE_URL: "",
+        VPB_DATA_DIR: dataDir,
+        VPB_PG_PORT: String(25500 + Math.floor(Math.random() * 500)),
+        HOME: dataDir,
+      },
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /ready in \d+ ms/);
+  assert.equal(
+    (await stat(path.join(dataDir, "pg17"))).uid,
+    Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim()),
+  );
 });

@@ -83,6 +83,9 @@ create trigger projects_owner_columns before update on public.projects
   for each row execute function private.projects_owner_columns();
 revoke all on function private.projects_owner_columns() from public;
 
+-- The invitee's own invitations are found by address (collaborators_select below).
+create index collaborators_invited_email_idx on public.collaborators (lower(invited_email));
+
 -- Grants: nothing by default (Supabase grants everything in public to the API roles), then the least
 -- each role needs. RLS then decides which rows.
 revoke all on all tables in schema public from public, anon, authenticated;

@@ -33,6 +33,7 @@ drop policy users_update_own on public.users;
 drop policy users_select_own on public.users;
 
 drop trigger projects_owner_columns on public.projects;
+drop index public.collaborators_invited_email_idx;
 alter table public.accounts drop constraint accounts_tokens_encrypted;
 drop schema private cascade;
 
