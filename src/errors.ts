@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   RESET_REFUSED: "reset refused on a non-local database",
   BOOTSTRAP_FAILED: "the Supabase compatibility bootstrap failed",
   INVALID_ARGUMENT: "a command argument is invalid",
+  TYPES_STALE: "the committed types do not match the schema",
   TOKEN_KEYS_MISSING: "VPB_TOKEN_KEYS is not set",
   TOKEN_KEY_UNKNOWN: "a token was encrypted with a key the ring does not hold",
   TOKEN_DECRYPT_FAILED: "a stored token failed decryption",

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { register as registerDoctor } from "./commands/doctor.ts";
+import { register as registerGenTypes } from "./commands/gen-types.ts";
 import { register as registerKeysGenerate } from "./commands/keys-generate.ts";
 import { register as registerKeysRotate } from "./commands/keys-rotate.ts";
 import { register as registerBaseline } from "./commands/migrate-baseline.ts";
@@ -22,6 +23,8 @@ export function buildProgram(): Command {
     .configureHelp({ helpWidth: 100 });
   registerStart(program);
   registerDoctor(program);
+  const gen = program.command("gen").description("generate code from the schema");
+  registerGenTypes(gen);
   const keys = program.command("keys").description("the keys that encrypt the stored OAuth tokens");
   registerKeysGenerate(keys);
   registerKeysRotate(keys);
