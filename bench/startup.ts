@@ -36,7 +36,7 @@ const fmt = (x: Stat) => `${x.median.toFixed(0)} ms (${x.min.toFixed(0)}–${x.m
 
 function timeCli(dataDir: string): number {
   const started = performance.now();
-  const r = spawnSync(process.execPath, [path.join(root, "dist/cli.js"), "start", "--once"], {
+  const r = spawnSync(process.execPath, [path.join(root, "dist/src/cli.js"), "start", "--once"], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: "", VPB_DATA_DIR: dataDir, VPB_PG_PORT: "28400" },
     encoding: "utf8",

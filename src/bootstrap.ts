@@ -1,8 +1,10 @@
 import { readFile } from "node:fs/promises";
+import path from "node:path";
 import type pg from "pg";
 import { pgFields, VpbError } from "./errors.ts";
+import { PACKAGE_ROOT } from "./package-root.ts";
 
-const BOOTSTRAP_FILE = new URL("../database/bootstrap/supabase-compat.sql", import.meta.url);
+const BOOTSTRAP_FILE = path.join(PACKAGE_ROOT, "database/bootstrap/supabase-compat.sql");
 
 export type BootstrapResult =
   /** A real Supabase database: nothing was read or changed. */

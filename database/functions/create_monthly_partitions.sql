@@ -4,6 +4,7 @@
 CREATE OR REPLACE FUNCTION public.create_monthly_partitions(p_table text, p_months_ahead integer DEFAULT 3, p_from date DEFAULT CURRENT_DATE)
  RETURNS SETOF text
  LANGUAGE plpgsql
+ SECURITY DEFINER
  SET search_path TO ''
 AS $function$
 declare

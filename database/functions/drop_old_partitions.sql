@@ -4,6 +4,7 @@
 CREATE OR REPLACE FUNCTION public.drop_old_partitions(p_table text, p_retention interval)
  RETURNS SETOF text
  LANGUAGE plpgsql
+ SECURITY DEFINER
  SET search_path TO ''
 AS $function$
 declare

@@ -95,8 +95,9 @@ $$;
 -- Creates the monthly partitions of p_table from the month of p_from through p_months_ahead months
 -- later, moving any rows of those months out of the default partition first. Returns the names of
 -- the partitions it created; existing ones are left alone.
+-- Security definer: the scheduled job (service_role) may create partitions without owning the tables.
 create function public.create_monthly_partitions(p_table text, p_months_ahead integer default 3, p_from date default current_date)
-  returns setof text language plpgsql set search_path = '' as $$
+  returns setof text language plpgsql security definer set search_path = '' as $$
 declare
   month_start date;
   part text;
@@ -132,7 +133,7 @@ $$;
 
 -- Drops the monthly partitions of p_table that end before now() - p_retention. Returns their names.
 create function public.drop_old_partitions(p_table text, p_retention interval)
-  returns setof text language plpgsql set search_path = '' as $$
+  returns setof text language plpgsql security definer set search_path = '' as $$
 declare
   part record;
 begin
@@ -159,6 +160,10 @@ begin
   end loop;
 end
 $$;
+
+-- The two definer functions are for the owner and the service role only.
+revoke all on function public.create_monthly_partitions(text, integer, date), public.drop_old_partitions(text, interval)
+  from public, anon, authenticated;
 
 select public.seal_partition(t || '_default') from unnest(public.analytics_partitioned_tables()) as t;
 select public.create_monthly_partitions(t) from unnest(public.analytics_partitioned_tables()) as t;

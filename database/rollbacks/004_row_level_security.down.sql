@@ -45,3 +45,5 @@ grant all on public.users, public.accounts, public.sessions, public.verification
   public.user_activity, public.api_usage, public.error_logs, public.performance_metrics
   to anon, authenticated;
 grant execute on all functions in schema public to public, anon, authenticated;
+revoke all on function public.create_monthly_partitions(text, integer, date), public.drop_old_partitions(text, interval)
+  from public, anon, authenticated;

@@ -1,0 +1,100 @@
+import type { Tables } from "../../database/types/database.types.ts";
+import { decodeCursor, type Page, page } from "./cursor.ts";
+import { type Actor, inTransaction, type Runner, requireUser } from "./db.ts";
+import { SdkError } from "./errors.ts";
+import * as v from "./validate.ts";
+
+export type PromptGeneration = Tables<"prompt_generations">;
+
+export interface NewGeneration {
+  projectId: string;
+  inputSnapshot: Record<string, unknown>;
+  model: string;
+  provider: string;
+  status: "completed" | "failed" | "cancelled" | "pending";
+  output?: string;
+  errorMessage?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** Decimal string or number of US dollars, up to 6 decimals. */
+  costUsd?: string | number;
+  latencyMs?: number;
+}
+
+const COLUMNS =
+  "id, project_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, error_message, created_at, completed_at";
+
+export function prompts(runner: Runner, actor: Actor) {
+  return {
+    /** Records a generation and its API usage (tokens, cost) atomically: both rows or neither. */
+    async record(input: NewGeneration): Promise<PromptGeneration> {
+      const op = "prompts.record";
+      const user = requireUser(actor, op);
+      v.uuid(op, "projectId", input.projectId);
+      v.object(op, "inputSnapshot", input.inputSnapshot);
+      v.text(op, "model", input.model, 100);
+      v.text(op, "provider", input.provider, 50);
+      v.oneOf(op, "status", input.status, ["completed", "failed", "cancelled", "pending"] as const);
+      const inTokens =
+        input.inputTokens === undefined ? 0 : v.int(op, "inputTokens", input.inputTokens, 0, 2_147_483_647);
+      const outTokens =
+        input.outputTokens === undefined
+          ? 0
+          : v.int(op, "outputTokens", input.outputTokens, 0, 2_147_483_647);
+      const cost = String(input.costUsd ?? 0);
+      if (!/^\d{1,6}(\.\d{1,6})?$/.test(cost))
+        throw new SdkError("invalid_input", `${op}: costUsd must be a decimal of at most 6 places`);
+      const latency =
+        input.latencyMs === undefined ? null : v.int(op, "latencyMs", input.latencyMs, 0, 2_147_483_647);
+      return inTransaction(runner, actor, op, async (tx) => {
+        const { rows } = await tx.query<PromptGeneration>(
+          `with g as (
+             insert into public.prompt_generations
+               (project_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, error_message, completed_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, case when $6 in ('completed', 'failed', 'cancelled') then now() end)
+             returning *
+           ), u as (
+             insert into public.api_usage (user_id, project_id, generation_id, provider, model, endpoint, input_tokens, output_tokens, cost_usd, latency_ms)
+             select g.user_id, g.project_id, g.id, $12, g.model, 'prompt.generate', g.input_tokens, g.output_tokens, g.cost_usd, g.latency_ms from g
+           )
+           select ${COLUMNS} from g`,
+          [
+            input.projectId,
+            user,
+            input.inputSnapshot,
+            input.output ?? null,
+            input.model,
+            input.status,
+            inTokens,
+            outTokens,
+            cost,
+            latency,
+            input.errorMessage ?? null,
+            input.provider,
+          ],
+        );
+        return rows[0] as PromptGeneration;
+      });
+    },
+
+    /** A project's generations, newest first (keyset cursor). */
+    async history(
+      projectId: string,
+      options: { limit?: number; cursor?: string } = {},
+    ): Promise<Page<PromptGeneration>> {
+      const op = "prompts.history";
+      v.uuid(op, "projectId", projectId);
+      const limit = v.limit(op, options.limit);
+      const after = decodeCursor(op, options.cursor);
+      return inTransaction(runner, actor, op, async (tx) => {
+        const { rows } = await tx.query<PromptGeneration & { cursor_at: string }>(
+          `select ${COLUMNS}, created_at::text as cursor_at from public.prompt_generations
+            where project_id = $1 and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::uuid))
+            order by created_at desc, id desc limit $4`,
+          [projectId, after?.at ?? null, after?.id ?? null, limit + 1],
+        );
+        return page(rows, limit);
+      });
+    },
+  };
+}
