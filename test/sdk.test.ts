@@ -207,14 +207,12 @@ for (const route of routes) {
         "invalid_input",
       );
       await rejectsWith(
-        db
-          .asUser(viewer)
-          .audio.register({
-            projectId: sharedId,
-            storagePath: audioPath(viewer, sharedId, "v.webm"),
-            mimeType: "audio/webm",
-            sizeBytes: 1,
-          }),
+        db.asUser(viewer).audio.register({
+          projectId: sharedId,
+          storagePath: audioPath(viewer, sharedId, "v.webm"),
+          mimeType: "audio/webm",
+          sizeBytes: 1,
+        }),
         "forbidden",
       );
       await rejectsWith(
@@ -303,15 +301,13 @@ for (const route of routes) {
     });
 
     test("activity is recorded in batches; maintenance runs as the service", async () => {
-      const n = await db
-        .asUser(owner)
-        .activity.record(
-          Array.from({ length: 250 }, (_, i) => ({
-            action: "component.move",
-            projectId: sharedId,
-            metadata: { i },
-          })),
-        );
+      const n = await db.asUser(owner).activity.record(
+        Array.from({ length: 250 }, (_, i) => ({
+          action: "component.move",
+          projectId: sharedId,
+          metadata: { i },
+        })),
+      );
       assert.equal(n, 250);
       await rejectsWith(db.asUser(owner).activity.record([{ action: "Bad Action" }]), "invalid_input");
       const m = await db.asService().maintenance();
