@@ -11,6 +11,7 @@ import { register as registerRepair } from "./commands/migrate-repair.ts";
 import { register as registerReset } from "./commands/migrate-reset.ts";
 import { register as registerStatus } from "./commands/migrate-status.ts";
 import { register as registerUp } from "./commands/migrate-up.ts";
+import { register as registerSeed } from "./commands/seed.ts";
 import { register as registerStart } from "./commands/start.ts";
 
 /** Exit codes: 0 success, 1 error, 2 usage; `migrate status` adds 3 (pending) and 4 (drift). */
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .configureHelp({ helpWidth: 100 });
   registerStart(program);
   registerDoctor(program);
+  registerSeed(program);
   const gen = program.command("gen").description("generate code from the schema");
   registerGenTypes(gen);
   const keys = program.command("keys").description("the keys that encrypt the stored OAuth tokens");

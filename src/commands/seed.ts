@@ -1,0 +1,60 @@
+import type { Command } from "commander";
+import { loadConfig, migratorOptions, progressLine, withTarget } from "../cli-context.ts";
+import { connect } from "../database.ts";
+import { VpbError } from "../errors.ts";
+import { migrateUp } from "../migrations/migrator.ts";
+import { seed } from "../seed.ts";
+
+export function register(program: Command): void {
+  program
+    .command("seed")
+    .description(
+      "fill the database with reproducible generated data (scale 1: 10k users, 100k projects, 2M components, 5M activity rows)",
+    )
+    .option("--scale <n>", "size multiplier, e.g. 0.1 or 2", "1")
+    .option("--force", "seed a database that is not on this machine, or that already has users")
+    .action(async (flags: { scale: string; force?: boolean }) => {
+      const scale = Number(flags.scale);
+      if (!Number.isFinite(scale) || scale <= 0 || scale > 100) {
+        throw new VpbError(
+          "INVALID_ARGUMENT",
+          `--scale must be a number above 0 and at most 100, got "${flags.scale}".`,
+          "Pass e.g. --scale 0.1.",
+        );
+      }
+      const config = loadConfig();
+      await withTarget(config, async (target) => {
+        if (!target.local && !flags.force) {
+          throw new VpbError(
+            "INVALID_ARGUMENT",
+            "seed writes millions of rows, and this database is not on this machine.",
+            "Pass --force if you mean it.",
+          );
+        }
+        const up = await migrateUp(migratorOptions(config, target, {}));
+        if (up.error) throw up.error;
+        const client = await connect(target.url, "vpb-db seed");
+        try {
+          const { rows } = await client.query<{ n: number }>("select count(*)::int as n from public.users");
+          if ((rows[0]?.n ?? 0) > 0 && !flags.force) {
+            throw new VpbError(
+              "INVALID_ARGUMENT",
+              "the database already has users; seeding would mix generated data with them.",
+              "Use an empty database, or pass --force.",
+            );
+          }
+          const started = performance.now();
+          const counts = await seed(client, {
+            scale,
+            onProgress: (step, ms) => progressLine(`  ${step}: ${(ms / 1000).toFixed(1)} s`),
+          });
+          process.stdout.write(
+            `seeded scale ${scale} in ${((performance.now() - started) / 1000).toFixed(1)} s: ${counts.users} users, ${counts.projects} projects, ` +
+              `${counts.components} components, ${counts.activity} activity rows\n`,
+          );
+        } finally {
+          await client.end();
+        }
+      });
+    });
+}

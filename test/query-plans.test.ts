@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import type pg from "pg";
+import { QUERY_PATTERNS, type QueryPattern } from "../src/query-patterns.ts";
+import { POWER_USER, seed } from "../src/seed.ts";
+import { client, createDatabase } from "./support/harness.ts";
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  Plans?: PlanNode[];
+}
+
+function walk(node: PlanNode, out: PlanNode[] = []): PlanNode[] {
+  out.push(node);
+  for (const child of node.Plans ?? []) walk(child, out);
+  return out;
+}
+
+let c: pg.Client;
+let ctx: { userId: string; projectId: string };
+
+before(async () => {
+  c = await client((await createDatabase()).url);
+  // Large enough that PostgreSQL prefers indexes for selective queries, small enough for CI.
+  await seed(c, { scale: 0.05 });
+  const { rows } = await c.query(
+    "select p.owner_id, p.id from projects p join project_components x on x.project_id = p.id where p.owner_id <> $1 and p.deleted_at is null limit 1",
+    [POWER_USER],
+  );
+  ctx = { userId: rows[0].owner_id, projectId: rows[0].id };
+});
+
+async function plan(p: QueryPattern, asUser: boolean): Promise<PlanNode[]> {
+  await c.query("begin");
+  try {
+    if (asUser) {
+      await c.query("select set_config('request.jwt.claims', $1, true)", [
+        JSON.stringify({ sub: ctx.userId, role: "authenticated" }),
+      ]);
+      await c.query("set local role authenticated");
+    }
+    const { rows } = await c.query(`explain (format json) ${p.sql}`, p.params(ctx));
+    return walk(rows[0]["QUERY PLAN"][0].Plan as PlanNode);
+  } finally {
+    await c.query("rollback");
+  }
+}
+
+for (const p of QUERY_PATTERNS) {
+  for (const asUser of [false, true]) {
+    test(`plan: ${p.name}${asUser ? ", as the user through RLS" : ""}`, async () => {
+      const nodes = await plan(p, asUser);
+      const shape = nodes
+        .map((n) => `${n["Node Type"]} ${n["Relation Name"] ?? ""} ${n["Index Name"] ?? ""}`)
+        .join("\n");
+      for (const index of p.mustUse) {
+        assert.ok(
+          nodes.some((n) => n["Index Name"]?.includes(index)),
+          `uses ${index}:\n${shape}`,
+        );
+      }
+      for (const table of p.noSeqScan) {
+        const seq = nodes.filter(
+          (n) =>
+            n["Node Type"] === "Seq Scan" &&
+            (n["Relation Name"] === table || n["Relation Name"]?.startsWith(`${table}_`)),
+        );
+        assert.deepEqual(
+          seq.map((n) => n["Relation Name"]),
+          [],
+          `no sequential scan of ${table}:\n${shape}`,
+        );
+      }
+      if (p.partitions) {
+        const { table, allowed } = p.partitions;
+        const read = new Set(
+          nodes
+            .map((n) => n["Relation Name"])
+            .filter((r): r is string => r?.startsWith(`${table}_`) ?? false),
+        );
+        const extra = [...read].filter((r) => !allowed(new Date()).includes(r));
+        assert.deepEqual(
+          extra,
+          [],
+          `partition pruning leaves only ${allowed(new Date()).join(", ")}:\n${shape}`,
+        );
+        assert.ok(read.size > 0, `reads the month's partition:\n${shape}`);
+      }
+    });
+  }
+}
