@@ -36,7 +36,7 @@ export async function seed(client: pg.Client, options: SeedOptions): Promise<See
   const projects = users * projectsPerUser;
   const componentsPerProject = 20;
   const activity = Math.round(5_000_000 * s);
-  const powerProjects = Math.max(1_000, Math.round(25_000 * Math.min(1, s * 10)));
+  const powerProjects = 25_000;
   const step = async (name: string, sql: string, params: unknown[] = []) => {
     const t = performance.now();
     await client.query(sql, params);
