@@ -70,7 +70,7 @@ async function prepare(url: string): Promise<string> {
   const name = `vpb_bench_s${String(SCALE).replace(".", "_")}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
-  const marker = `seeded v2 scale ${SCALE}`;
+  const marker = `seeded v3 scale ${SCALE}`;
   const { rows } = await admin.query(
     "select shobj_description(oid, 'pg_database') as note from pg_database where datname = $1",
     [name],
@@ -211,7 +211,6 @@ async function main(): Promise<void> {
       and (updated_at, id) < ($2::timestamptz, $3::uuid) order by updated_at desc, id desc limit 20`;
     const offsetSql = `select id, name, updated_at from projects where owner_id = $1 and deleted_at is null
       order by updated_at desc, id desc offset $2 limit 20`;
-    const keysetMedians: number[] = [];
     for (const pageNo of [1, 100, 1000]) {
       const before =
         pageNo === 1
@@ -228,7 +227,6 @@ async function main(): Promise<void> {
         () => c.query(keysetSql, [POWER_USER, before.at, before.id]),
         () => c.query(offsetSql, [POWER_USER, (pageNo - 1) * 20]),
       );
-      keysetMedians.push(r.a.median);
       lines.push(`| ${pageNo} | ${ms(r.a)} | ${ms(r.b)} | ${(r.b.median / r.a.median).toFixed(2)}x |`);
     }
     lines.push(

@@ -11,7 +11,9 @@
 --
 -- Following Supabase's advice, policies call auth.uid() once per statement ((select auth.uid())),
 -- membership is decided by SECURITY DEFINER helpers returning sets of ids, evaluated once per
--- statement, and every column a policy filters on is indexed.
+-- statement, and every column a policy filters on is indexed. The helpers are PL/pgSQL, not SQL:
+-- a security definer SQL function is never inlined and is planned again at every call, while
+-- PL/pgSQL keeps its plans for the session (measured: RLS overhead on a 0.25 ms query 2.2x -> 1.4x).
 
 -- OAuth tokens are stored only as the application's AES-256-GCM envelopes (src/token-cipher.ts):
 -- a plaintext token is refused here, the last line of defence.
@@ -28,31 +30,44 @@ grant usage on schema private to anon, authenticated, service_role;
 -- The projects the caller may read: their own (the trash included) and those shared with them and
 -- accepted, unless in the trash.
 create function private.readable_project_ids() returns setof uuid
-  language sql stable security definer set search_path = '' as $$
-  select p.id from public.projects p where p.owner_id = (select auth.uid())
+  language plpgsql stable security definer set search_path = '' as $$
+declare
+  me uuid := auth.uid();
+begin
+  return query
+  select p.id from public.projects p where p.owner_id = me
   union all
   select c.project_id from public.collaborators c join public.projects p on p.id = c.project_id
-   where c.user_id = (select auth.uid()) and c.accepted_at is not null and p.deleted_at is null
+   where c.user_id = me and c.accepted_at is not null and p.deleted_at is null;
+end
 $$;
 
 -- The projects whose content the caller may change: their own, and those where they are editor or admin.
 create function private.editable_project_ids() returns setof uuid
-  language sql stable security definer set search_path = '' as $$
-  select p.id from public.projects p where p.owner_id = (select auth.uid())
+  language plpgsql stable security definer set search_path = '' as $$
+declare
+  me uuid := auth.uid();
+begin
+  return query
+  select p.id from public.projects p where p.owner_id = me
   union all
   select c.project_id from public.collaborators c join public.projects p on p.id = c.project_id
-   where c.user_id = (select auth.uid()) and c.accepted_at is not null and c.role in ('editor', 'admin')
-     and p.deleted_at is null
+   where c.user_id = me and c.accepted_at is not null and c.role in ('editor', 'admin') and p.deleted_at is null;
+end
 $$;
 
 -- The projects whose collaborators the caller may manage: their own, and those where they are admin.
 create function private.admin_project_ids() returns setof uuid
-  language sql stable security definer set search_path = '' as $$
-  select p.id from public.projects p where p.owner_id = (select auth.uid()) and p.deleted_at is null
+  language plpgsql stable security definer set search_path = '' as $$
+declare
+  me uuid := auth.uid();
+begin
+  return query
+  select p.id from public.projects p where p.owner_id = me and p.deleted_at is null
   union all
   select c.project_id from public.collaborators c join public.projects p on p.id = c.project_id
-   where c.user_id = (select auth.uid()) and c.accepted_at is not null and c.role = 'admin'
-     and p.deleted_at is null
+   where c.user_id = me and c.accepted_at is not null and c.role = 'admin' and p.deleted_at is null;
+end
 $$;
 
 -- The caller's email, for finding the invitations addressed to it.

@@ -28,8 +28,10 @@ $$;
 
 -- The projects the caller owns (trash excluded).
 create function private.owned_project_ids() returns setof uuid
-  language sql stable security definer set search_path = '' as $$
-  select p.id from public.projects p where p.owner_id = (select auth.uid()) and p.deleted_at is null
+  language plpgsql stable security definer set search_path = '' as $$
+begin
+  return query select p.id from public.projects p where p.owner_id = auth.uid() and p.deleted_at is null;
+end
 $$;
 
 revoke all on function private.audio_path_user(text), private.audio_path_project(text), private.owned_project_ids() from public;
