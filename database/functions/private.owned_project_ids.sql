@@ -3,9 +3,11 @@
 
 CREATE OR REPLACE FUNCTION private.owned_project_ids()
  RETURNS SETOF uuid
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
-  select p.id from public.projects p where p.owner_id = (select auth.uid()) and p.deleted_at is null
+begin
+  return query select p.id from public.projects p where p.owner_id = auth.uid() and p.deleted_at is null;
+end
 $function$;

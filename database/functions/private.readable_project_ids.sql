@@ -3,12 +3,17 @@
 
 CREATE OR REPLACE FUNCTION private.readable_project_ids()
  RETURNS SETOF uuid
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
-  select p.id from public.projects p where p.owner_id = (select auth.uid())
+declare
+  me uuid := auth.uid();
+begin
+  return query
+  select p.id from public.projects p where p.owner_id = me
   union all
   select c.project_id from public.collaborators c join public.projects p on p.id = c.project_id
-   where c.user_id = (select auth.uid()) and c.accepted_at is not null and p.deleted_at is null
+   where c.user_id = me and c.accepted_at is not null and p.deleted_at is null;
+end
 $function$;
