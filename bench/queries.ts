@@ -18,7 +18,7 @@ import { pipeline } from "node:stream/promises";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { startEmbedded } from "../src/embedded-server.ts";
-import { migrateUp } from "../src/migrations/migrator.ts";
+import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import { QUERY_PATTERNS } from "../src/query-patterns.ts";
 import { createDb } from "../src/sdk/index.ts";
 import { BIG_PROJECT, POWER_USER, seed } from "../src/seed.ts";
@@ -80,14 +80,7 @@ async function prepare(url: string): Promise<string> {
   if (rows[0]?.note !== marker) {
     await admin.query(`drop database if exists ${name} with (force)`);
     await admin.query(`create database ${name}`);
-    const up = await migrateUp({
-      url: dbUrl.toString(),
-      migrationsDir: path.join(root, "database/migrations"),
-      rollbacksDir: path.join(root, "database/rollbacks"),
-      lockTimeout: "10000ms",
-      statementTimeout: "0ms",
-      lockWaitMs: 10_000,
-    });
+    const up = await migrateUp(projectMigratorOptions(dbUrl.toString()));
     if (up.error) throw up.error;
     const c = new pg.Client({ connectionString: dbUrl.toString() });
     await c.connect();

@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { startEmbedded } from "../src/embedded-server.ts";
-import { migrateUp } from "../src/migrations/migrator.ts";
+import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -69,14 +69,7 @@ async function main(): Promise<void> {
       await admin.query(`create database ${name}`);
       const url = new URL(server.url);
       url.pathname = `/${name}`;
-      const opts = {
-        url: url.toString(),
-        migrationsDir: path.join(root, "database/migrations"),
-        rollbacksDir: path.join(root, "database/rollbacks"),
-        lockTimeout: "10000ms",
-        statementTimeout: "0ms",
-        lockWaitMs: 10_000,
-      };
+      const opts = projectMigratorOptions(url.toString());
       let t = performance.now();
       const r = await migrateUp(opts);
       all.push(performance.now() - t);

@@ -120,7 +120,7 @@ export async function writeDatabaseDocs(docs: DatabaseDocs, databaseDir: string)
 async function main(): Promise<void> {
   const { default: pgModule } = await import("pg");
   const { startEmbedded } = await import("../src/embedded-server.ts");
-  const { migrateUp } = await import("../src/migrations/migrator.ts");
+  const { migrateUp, projectMigratorOptions } = await import("../src/migrations/migrator.ts");
   const root = path.resolve(import.meta.dirname, "..");
   const server = await startEmbedded({ dataDir: path.join(root, ".vpb", "docs"), port: 28341 });
   try {
@@ -131,14 +131,7 @@ async function main(): Promise<void> {
     await admin.end();
     const url = new URL(server.url);
     url.pathname = "/vpb_docs";
-    const result = await migrateUp({
-      url: url.toString(),
-      migrationsDir: path.join(root, "database/migrations"),
-      rollbacksDir: path.join(root, "database/rollbacks"),
-      lockTimeout: "10000ms",
-      statementTimeout: "0ms",
-      lockWaitMs: 10_000,
-    });
+    const result = await migrateUp(projectMigratorOptions(url.toString()));
     if (result.error) throw result.error;
     const c = new pgModule.Client({ connectionString: url.toString() });
     await c.connect();

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { applyBootstrap } from "../src/bootstrap.ts";
 import { catalogSnapshot } from "../src/catalog.ts";
 import { readMigrations } from "../src/migrations/migration-files.ts";
-import { migrateDown, migrateUp } from "../src/migrations/migrator.ts";
+import { migrateDown, migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import { client, createDatabase, ROOT } from "./support/harness.ts";
 
 const migrationsDir = path.join(ROOT, "database/migrations");
@@ -18,15 +18,7 @@ test("every migration has a rollback script", () => {
 test("for every migration, up then down restores the catalog, and up again gives the first up's", async () => {
   const db = await createDatabase("empty");
   const c = await client(db.url);
-  const opts = {
-    url: db.url,
-    migrationsDir,
-    rollbacksDir,
-    lockTimeout: "10000ms",
-    statementTimeout: "0ms",
-    lockWaitMs: 30_000,
-    cwd: ROOT,
-  };
+  const opts = projectMigratorOptions(db.url);
   assert.ok(migrations.length > 0, "there are migrations to check");
   // The bootstrap runs with the first write: apply it first so that "before" includes it.
   await applyBootstrap(c);

@@ -11,7 +11,7 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { startEmbedded } from "../src/embedded-server.ts";
-import { migrateUp } from "../src/migrations/migrator.ts";
+import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import { startSystemServer } from "./support/debian-server.ts";
 import { TEMPLATE_DB, TEST_DB_PREFIX } from "./support/names.ts";
 
@@ -55,13 +55,7 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   url.pathname = `/${TEMPLATE_DB}`;
   let bootstrap = "not run";
   const result = await migrateUp({
-    url: url.toString(),
-    migrationsDir: path.join(root, "database/migrations"),
-    rollbacksDir: path.join(root, "database/rollbacks"),
-    lockTimeout: "10000ms",
-    statementTimeout: "0ms",
-    lockWaitMs: 60_000,
-    cwd: root,
+    ...projectMigratorOptions(url.toString()),
     onProgress: (e) => {
       if (e.kind === "bootstrap") bootstrap = e.result.kind;
     },

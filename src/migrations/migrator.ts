@@ -1,7 +1,9 @@
+import path from "node:path";
 import type pg from "pg";
 import { applyBootstrap, type BootstrapResult } from "../bootstrap.ts";
 import { connect } from "../database.ts";
 import { isVpbError, VpbError } from "../errors.ts";
+import { PACKAGE_ROOT } from "../package-root.ts";
 import { acquireLock, releaseLock } from "./lock.ts";
 import { type Migration, readMigrations, type Script } from "./migration-files.ts";
 import { assertNotTransactionPooled, refuseKnownPoolerPort } from "./pooler.ts";
@@ -60,6 +62,26 @@ export interface StatusResult {
   pending: Migration[];
   /** Edited or missing applied files, pending files older than the latest applied. */
   problems: VpbError[];
+}
+
+/**
+ * Options for this project's own migrations against `url`, with the configuration's defaults: for
+ * scripts, benchmarks and tests that migrate a database they made themselves.
+ */
+export function projectMigratorOptions(
+  url: string,
+  overrides: Partial<MigratorOptions> = {},
+): MigratorOptions {
+  return {
+    url,
+    migrationsDir: path.join(PACKAGE_ROOT, "database/migrations"),
+    rollbacksDir: path.join(PACKAGE_ROOT, "database/rollbacks"),
+    lockTimeout: "10000ms",
+    statementTimeout: "0ms",
+    lockWaitMs: 60_000,
+    cwd: PACKAGE_ROOT,
+    ...overrides,
+  };
 }
 
 /** Documented exit codes of `vpb-db migrate status`. */
