@@ -36,7 +36,7 @@ export function describeProgress(e: ProgressEvent): string | undefined {
     case "lock-wait":
       return `waiting for the migration lock${e.holderPid ? ` (held by backend pid ${e.holderPid})` : ""}…`;
     case "bootstrap":
-      return e.kind === "bootstrap" && e.result.kind === "applied"
+      return e.result.kind === "applied"
         ? `Supabase compatibility bootstrap applied (${e.result.missing.length} items were missing)`
         : undefined;
     case "start":
@@ -65,9 +65,18 @@ export function migratorOptions(config: Config, target: Target, flags: MigrateFl
 /** Opens the target (starting the embedded server if needed), runs `fn`, and always closes it. */
 export async function withTarget<T>(config: Config, fn: (target: Target) => Promise<T>): Promise<T> {
   const target = await openTarget(config, progressLine);
+  // Ctrl-C while a command runs: stop the embedded server this command started, then exit.
+  const interrupt = (signal: NodeJS.Signals) => {
+    progressLine(`${signal}: stopping…`);
+    void target.close().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
   try {
     return await fn(target);
   } finally {
+    process.removeListener("SIGINT", interrupt);
+    process.removeListener("SIGTERM", interrupt);
     await target.close();
   }
 }
