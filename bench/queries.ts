@@ -70,7 +70,7 @@ async function prepare(url: string): Promise<string> {
   const name = `vpb_bench_s${String(SCALE).replace(".", "_")}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
-  const marker = `seeded v3 scale ${SCALE}`;
+  const marker = `seeded v4 scale ${SCALE}`;
   const { rows } = await admin.query(
     "select shobj_description(oid, 'pg_database') as note from pg_database where datname = $1",
     [name],
@@ -82,16 +82,15 @@ async function prepare(url: string): Promise<string> {
     await admin.query(`create database ${name}`);
     const up = await migrateUp(projectMigratorOptions(dbUrl.toString()));
     if (up.error) throw up.error;
-    const c = new pg.Client({ connectionString: dbUrl.toString() });
-    await c.connect();
+    const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 2 });
     const t = performance.now();
     log(`seeding scale ${SCALE}…`);
-    await seed(c, {
+    await seed(pool, {
       scale: SCALE,
       onProgress: (step, took) => log(`  ${step}: ${(took / 1000).toFixed(1)} s`),
     });
     log(`seeded in ${((performance.now() - t) / 1000).toFixed(0)} s`);
-    await c.end();
+    await pool.end();
     await admin.query(`comment on database ${name} is '${marker}'`);
   } else log(`reusing ${name}`);
   await admin.end();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import type pg from "pg";
+import pg from "pg";
 import { QUERY_PATTERNS, type QueryPattern } from "../src/query-patterns.ts";
 import { POWER_USER, seed } from "../src/seed.ts";
 import { client, createDatabase } from "./support/harness.ts";
@@ -22,9 +22,12 @@ let c: pg.Client;
 let ctx: { userId: string; projectId: string };
 
 before(async () => {
-  c = await client((await createDatabase()).url);
+  const db = await createDatabase();
+  c = await client(db.url);
   // Large enough that PostgreSQL prefers indexes for selective queries, small enough for CI.
-  await seed(c, { scale: 0.05 });
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  await seed(pool, { scale: 0.05 });
+  await pool.end();
   const { rows } = await c.query(
     "select p.owner_id, p.id from projects p join project_components x on x.project_id = p.id where p.owner_id <> $1 and p.deleted_at is null limit 1",
     [POWER_USER],

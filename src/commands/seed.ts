@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import pg from "pg";
 import { loadConfig, migratorOptions, progressLine, withTarget } from "../cli-context.ts";
 import { connect } from "../database.ts";
 import { VpbError } from "../errors.ts";
@@ -44,10 +45,12 @@ export function register(program: Command): void {
             );
           }
           const started = performance.now();
-          const counts = await seed(client, {
+          const pool = new pg.Pool({ connectionString: target.url, max: 2, application_name: "vpb-db seed" });
+          const counts = await seed(pool, {
             scale,
             onProgress: (step, ms) => progressLine(`  ${step}: ${(ms / 1000).toFixed(1)} s`),
           });
+          await pool.end();
           process.stdout.write(
             `seeded scale ${scale} in ${((performance.now() - started) / 1000).toFixed(1)} s: ${counts.users} users, ${counts.projects} projects, ` +
               `${counts.components} components, ${counts.activity} activity rows\n`,
