@@ -19,16 +19,17 @@ export interface DbOptions {
 
 export type Tx = Pick<pg.PoolClient, "query">;
 
-/**
- * Runs `fn` in one transaction as the actor. The role and claims are set with set_config(..., true),
- * local to the transaction, and nothing else is left on the connection: a transaction-mode pooler
- * may hand the next transaction to another client safely.
- */
+/** The pool and the settings every transaction of one `createDb` shares. */
 export interface Runner {
   pool: pg.Pool;
   statementTimeoutMs: number;
 }
 
+/**
+ * Runs `fn` in one transaction as the actor. The role and claims are set with set_config(..., true),
+ * local to the transaction, and nothing else is left on the connection: a transaction-mode pooler
+ * may hand the next transaction to another client safely.
+ */
 export async function inTransaction<T>(
   runner: Runner,
   actor: Actor,
