@@ -63,20 +63,30 @@ export function migratorOptions(config: Config, target: Target, flags: MigrateFl
 }
 
 /** Opens the target (starting the embedded server if needed), runs `fn`, and always closes it. */
-export async function withTarget<T>(config: Config, fn: (target: Target) => Promise<T>): Promise<T> {
-  const target = await openTarget(config, progressLine);
-  // Ctrl-C while a command runs: stop the embedded server this command started, then exit.
+/**
+ * Ctrl-C (or SIGTERM) while a command works: stop the embedded server it started, then exit 130.
+ * Returns the function that removes the handlers again.
+ */
+export function closeOnSignal(target: Target): () => void {
   const interrupt = (signal: NodeJS.Signals) => {
     progressLine(`${signal}: stopping…`);
     void target.close().finally(() => process.exit(130));
   };
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
+  return () => {
+    process.removeListener("SIGINT", interrupt);
+    process.removeListener("SIGTERM", interrupt);
+  };
+}
+
+export async function withTarget<T>(config: Config, fn: (target: Target) => Promise<T>): Promise<T> {
+  const target = await openTarget(config, progressLine);
+  const release = closeOnSignal(target);
   try {
     return await fn(target);
   } finally {
-    process.removeListener("SIGINT", interrupt);
-    process.removeListener("SIGTERM", interrupt);
+    release();
     await target.close();
   }
 }

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { loadConfig, migratorOptions, progressLine } from "../cli-context.ts";
+import { closeOnSignal, loadConfig, migratorOptions, progressLine } from "../cli-context.ts";
 import { openTarget } from "../database.ts";
 import { migrateUp } from "../migrations/migrator.ts";
 import { formatRun } from "../report.ts";
@@ -18,6 +18,7 @@ export function register(program: Command): void {
       const config = loadConfig();
       const started = performance.now();
       const target = await openTarget(config, progressLine);
+      const release = closeOnSignal(target);
       try {
         const result = await migrateUp(migratorOptions(config, target, {}));
         progressLine(formatRun("applied", result));
@@ -25,6 +26,8 @@ export function register(program: Command): void {
       } catch (e) {
         await target.close();
         throw e;
+      } finally {
+        release();
       }
       const urlFile = path.join(config.dataDir, "database-url");
       if (target.embedded) await writeFile(urlFile, `${target.url}\n`, { mode: 0o600 });
