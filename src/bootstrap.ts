@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type pg from "pg";
-import { pgFields, VpbError } from "./errors.ts";
+import { VpbError } from "./errors.ts";
 import { PACKAGE_ROOT } from "./package-root.ts";
 
 const BOOTSTRAP_FILE = path.join(PACKAGE_ROOT, "database/bootstrap/supabase-compat.sql");
@@ -56,12 +56,11 @@ export async function applyBootstrap(client: pg.Client): Promise<BootstrapResult
     await client.query("commit");
   } catch (cause) {
     await client.query("rollback").catch(() => {});
-    const fields = pgFields(cause);
     throw new VpbError(
       "BOOTSTRAP_FAILED",
       `The Supabase compatibility bootstrap failed: ${cause instanceof Error ? cause.message : String(cause)}`,
       "The connecting role needs CREATEROLE and BYPASSRLS rights (a superuser has both) the first time.",
-      { cause, ...(fields ? { pg: fields } : {}) },
+      { cause },
     );
   }
   return { kind: "applied", missing };

@@ -2,7 +2,7 @@ import pg from "pg";
 import type { Config } from "./config.ts";
 import { redactUrl } from "./config.ts";
 import { startEmbedded } from "./embedded-server.ts";
-import { pgFields, VpbError } from "./errors.ts";
+import { VpbError } from "./errors.ts";
 
 export const MIN_SERVER_VERSION_NUM = 150000;
 
@@ -57,7 +57,7 @@ export async function connect(url: string, applicationName = "vpb-db"): Promise<
       "CONNECTION_FAILED",
       `Cannot connect to ${u.hostname || "the local socket"}:${u.port || 5432}${u.pathname}: ${reason}`,
       "Check that the server runs and that DATABASE_URL (host, port, user, password, database) is right.",
-      { cause, ...withPg(cause) },
+      { cause },
     );
   }
   // A server-side error on an idle client must not crash the process; the next query reports it.
@@ -72,9 +72,4 @@ export async function connect(url: string, applicationName = "vpb-db"): Promise<
     );
   }
   return client;
-}
-
-function withPg(e: unknown): { pg?: ReturnType<typeof pgFields> & object } {
-  const fields = pgFields(e);
-  return fields ? { pg: fields } : {};
 }

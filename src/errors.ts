@@ -54,7 +54,8 @@ export class VpbError extends Error {
     this.name = "VpbError";
     this.code = code;
     this.remedy = remedy;
-    this.pg = options?.pg;
+    // A database error as the cause brings its SQLSTATE, detail and hint along.
+    this.pg = options?.pg ?? pgFields(options?.cause);
   }
 }
 

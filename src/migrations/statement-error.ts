@@ -23,7 +23,7 @@ export function statementError(code: ErrorCode, script: Script, stmt: Statement,
     code === "ROLLBACK_FAILED"
       ? "Fix the rollback script; the migration is still applied and nothing was changed."
       : "Fix the statement above; the transaction was rolled back, so nothing of this migration remains.";
-  return new VpbError(code, lines.join("\n"), remedy, { cause, ...(fields ? { pg: fields } : {}) });
+  return new VpbError(code, lines.join("\n"), remedy, { cause });
 }
 
 function context(sql: string, line: number, column: number): string {
