@@ -79,7 +79,15 @@ function runNodeTest(
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+      [
+        "--import",
+        "tsx",
+        "--test",
+        "--test-concurrency=2",
+        "--test-timeout=300000",
+        "--test-reporter=spec",
+        ...files,
+      ],
       { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] },
     );
     let out = "";
