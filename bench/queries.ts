@@ -22,6 +22,7 @@ import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts
 import { QUERY_PATTERNS } from "../src/query-patterns.ts";
 import { createDb } from "../src/sdk/index.ts";
 import { BIG_PROJECT, POWER_USER, seed } from "../src/seed.ts";
+import { stopOnSignal } from "../src/shutdown.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const scaleArg = process.argv.indexOf("--scale");
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
     port: 28401,
     settings: { shared_buffers: "512MB", max_wal_size: "4GB", checkpoint_timeout: "30min" },
   });
+  stopOnSignal(server.stop);
   const lines: string[] = [];
   const plans: string[] = [];
   try {

@@ -15,6 +15,7 @@ import path from "node:path";
 import pg from "pg";
 import { startEmbedded } from "../src/embedded-server.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
+import { stopOnSignal } from "../src/shutdown.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   }
 
   const server = await startEmbedded({ dataDir: path.join(root, ".vpb", "bench"), port: 28401 });
+  stopOnSignal(server.stop);
   const all: number[] = [];
   const none: number[] = [];
   let migrationCount = 0;

@@ -120,9 +120,11 @@ export async function writeDatabaseDocs(docs: DatabaseDocs, databaseDir: string)
 async function main(): Promise<void> {
   const { default: pgModule } = await import("pg");
   const { startEmbedded } = await import("../src/embedded-server.ts");
+  const { stopOnSignal } = await import("../src/shutdown.ts");
   const { migrateUp, projectMigratorOptions } = await import("../src/migrations/migrator.ts");
   const root = path.resolve(import.meta.dirname, "..");
   const server = await startEmbedded({ dataDir: path.join(root, ".vpb", "docs"), port: 28341 });
+  stopOnSignal(server.stop);
   try {
     const admin = new pgModule.Client({ connectionString: server.url });
     await admin.connect();

@@ -1,6 +1,7 @@
 import { type Config, parseConfig, type Settings } from "./config.ts";
 import { openTarget, type Target } from "./database.ts";
 import type { MigratorOptions, ProgressEvent } from "./migrations/migrator.ts";
+import { stopOnSignal } from "./shutdown.ts";
 
 /** Options every migrate command accepts; they override the environment. */
 export interface MigrateFlags {
@@ -63,21 +64,9 @@ export function migratorOptions(config: Config, target: Target, flags: MigrateFl
 }
 
 /** Opens the target (starting the embedded server if needed), runs `fn`, and always closes it. */
-/**
- * Ctrl-C (or SIGTERM) while a command works: stop the embedded server it started, then exit 130.
- * Returns the function that removes the handlers again.
- */
+/** Stops the embedded server a command started if the command is interrupted (see stopOnSignal). */
 export function closeOnSignal(target: Target): () => void {
-  const interrupt = (signal: NodeJS.Signals) => {
-    progressLine(`${signal}: stopping…`);
-    void target.close().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", interrupt);
-  process.once("SIGTERM", interrupt);
-  return () => {
-    process.removeListener("SIGINT", interrupt);
-    process.removeListener("SIGTERM", interrupt);
-  };
+  return stopOnSignal(target.close, progressLine);
 }
 
 export async function withTarget<T>(config: Config, fn: (target: Target) => Promise<T>): Promise<T> {

@@ -12,6 +12,7 @@ import path from "node:path";
 import pg from "pg";
 import { startEmbedded } from "../src/embedded-server.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
+import { stopOnSignal } from "../src/shutdown.ts";
 import { startSystemServer } from "./support/debian-server.ts";
 import { TEMPLATE_DB, TEST_DB_PREFIX } from "./support/names.ts";
 
@@ -136,6 +137,7 @@ async function main(): Promise<number> {
       );
       return 1;
     }
+    const release = stopOnSignal(async () => server.stop());
     try {
       await prepareTemplate(server.url);
       process.stdout.write(
@@ -145,6 +147,7 @@ async function main(): Promise<number> {
       pass += r.pass;
       fail += r.fail + (r.code !== 0 && r.fail === 0 ? 1 : 0);
     } finally {
+      release();
       await server.stop();
     }
   }
