@@ -82,7 +82,11 @@ test(
       assert.equal(await exited, 0);
     } finally {
       blocker.close();
-      child.kill("SIGKILL");
+      // On a failed assertion the CLI is still running: let it stop its server before giving up on it.
+      if (child.exitCode === null && child.kill("SIGTERM")) {
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+        child.kill("SIGKILL");
+      }
     }
     assert.match(await readFile(path.join(dataDir, "postgres.log"), "utf8"), /database system is shut down/);
     assert.equal(existsSync(path.join(dataDir, "pg17", "postmaster.pid")), false);
