@@ -93,7 +93,12 @@ async function prepare(url: string): Promise<string> {
     log(`seeded in ${((performance.now() - t) / 1000).toFixed(0)} s`);
     await pool.end();
     await admin.query(`comment on database ${name} is '${marker}'`);
-  } else log(`reusing ${name}`);
+  } else {
+    // Seeded data is reused; migrations written since are applied to it.
+    const up = await migrateUp(projectMigratorOptions(dbUrl.toString()));
+    if (up.error) throw up.error;
+    log(`reusing ${name} (${up.results.filter((r) => r.status === "Success").length} migration(s) applied)`);
+  }
   await admin.end();
   return dbUrl.toString();
 }

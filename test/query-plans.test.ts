@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import pg from "pg";
 import { QUERY_PATTERNS, type QueryPattern } from "../src/query-patterns.ts";
-import { POWER_USER, seed } from "../src/seed.ts";
+import { BIG_PROJECT, POWER_USER, seed } from "../src/seed.ts";
 import { client, createDatabase } from "./support/harness.ts";
 
 interface PlanNode {
@@ -94,3 +94,47 @@ for (const p of QUERY_PATTERNS) {
     });
   }
 }
+
+interface AnalyzedNode extends PlanNode {
+  "Actual Rows": number;
+  "Actual Loops": number;
+  Plans?: AnalyzedNode[];
+}
+
+/** Every row every node of the statement produced, as `user` through RLS. */
+async function rowsTouched(user: string, sql: string, params: unknown[]): Promise<number> {
+  await c.query("begin");
+  try {
+    await c.query("select set_config('request.jwt.claims', $1, true)", [
+      JSON.stringify({ sub: user, role: "authenticated" }),
+    ]);
+    await c.query("set local role authenticated");
+    const { rows } = await c.query(`explain (analyze, timing off, format json) ${sql}`, params);
+    return (walk(rows[0]["QUERY PLAN"][0].Plan) as AnalyzedNode[]).reduce(
+      (sum, n) => sum + n["Actual Rows"] * n["Actual Loops"],
+      0,
+    );
+  } finally {
+    await c.query("rollback");
+  }
+}
+
+test("RLS work follows the rows a statement reads, not how many projects the caller has", async () => {
+  const { rows } = await c.query("select count(*)::int as n from projects where owner_id = $1", [POWER_USER]);
+  assert.ok(rows[0].n >= 20_000, "the power user owns many projects");
+  const reads: Array<[string, string]> = [
+    ["components of a 500-component project", "select id from project_components where project_id = $1"],
+    [
+      "prompt history",
+      "select id from prompt_generations where project_id = $1 order by created_at desc limit 20",
+    ],
+    ["audio", "select id from audio_recordings where project_id = $1"],
+    ["collaborators", "select id from collaborators where project_id = $1"],
+    ["the project", "select id from projects where id = $1"],
+  ];
+  for (const [what, sql] of reads) {
+    const touched = await rowsTouched(POWER_USER, sql, [BIG_PROJECT]);
+    // 500 components and a check of each (index rows, probes): well under the 25,000 projects.
+    assert.ok(touched < 3_000, `${what}: ${touched} rows touched`);
+  }
+});

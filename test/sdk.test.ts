@@ -192,6 +192,7 @@ for (const route of routes) {
         durationMs: 1500,
       });
       assert.equal(rec.mime_type, "audio/webm");
+      assert.equal(rec.owner_id, owner, "an editor's recording carries the project's owner");
       const list = await db.asUser(viewer).audio.list(sharedId);
       assert.deepEqual(
         list.items.map((r) => r.id),
@@ -254,6 +255,10 @@ for (const route of routes) {
       );
       const first = await me.prompts.history(sharedId, { limit: 2 });
       assert.equal(first.items.length, 2);
+      assert.deepEqual(
+        first.items.map((g) => g.owner_id),
+        [owner, owner],
+      );
       const second = await me.prompts.history(sharedId, { limit: 2, cursor: first.nextCursor as string });
       assert.equal(second.items.length, 1);
       assert.equal(second.nextCursor, undefined);

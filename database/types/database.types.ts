@@ -147,6 +147,7 @@ export type Database = {
           duration_ms: number | null
           id: string
           mime_type: string
+          owner_id: string | null
           project_id: string
           sample_rate_hz: number | null
           size_bytes: number
@@ -163,6 +164,7 @@ export type Database = {
           duration_ms?: number | null
           id?: string
           mime_type: string
+          owner_id?: string | null
           project_id: string
           sample_rate_hz?: number | null
           size_bytes: number
@@ -179,6 +181,7 @@ export type Database = {
           duration_ms?: number | null
           id?: string
           mime_type?: string
+          owner_id?: string | null
           project_id?: string
           sample_rate_hz?: number | null
           size_bytes?: number
@@ -346,6 +349,7 @@ export type Database = {
           created_at: string
           height: number
           id: string
+          owner_id: string | null
           parent_id: string | null
           position_x: number
           position_y: number
@@ -360,6 +364,7 @@ export type Database = {
           created_at?: string
           height?: number
           id?: string
+          owner_id?: string | null
           parent_id?: string | null
           position_x?: number
           position_y?: number
@@ -374,6 +379,7 @@ export type Database = {
           created_at?: string
           height?: number
           id?: string
+          owner_id?: string | null
           parent_id?: string | null
           position_x?: number
           position_y?: number
@@ -457,6 +463,7 @@ export type Database = {
           model: string
           output: string | null
           output_tokens: number
+          owner_id: string | null
           project_id: string
           status: string
           user_id: string
@@ -473,6 +480,7 @@ export type Database = {
           model: string
           output?: string | null
           output_tokens?: number
+          owner_id?: string | null
           project_id: string
           status?: string
           user_id: string
@@ -489,6 +497,7 @@ export type Database = {
           model?: string
           output?: string | null
           output_tokens?: number
+          owner_id?: string | null
           project_id?: string
           status?: string
           user_id?: string

@@ -17,7 +17,7 @@ export interface NewRecording {
 }
 
 const COLUMNS =
-  "id, project_id, user_id, component_id, bucket_id, storage_path, mime_type, size_bytes, duration_ms, sample_rate_hz, transcript, transcript_status, created_at, updated_at";
+  "id, project_id, owner_id, user_id, component_id, bucket_id, storage_path, mime_type, size_bytes, duration_ms, sample_rate_hz, transcript, transcript_status, created_at, updated_at";
 
 export function audio(runner: Runner, actor: Actor) {
   return {

@@ -22,7 +22,7 @@ export interface NewGeneration {
 }
 
 const COLUMNS =
-  "id, project_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, error_message, created_at, completed_at";
+  "id, project_id, owner_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, error_message, created_at, completed_at";
 
 export function prompts(runner: Runner, actor: Actor) {
   return {

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import type pg from "pg";
+import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
+import { asActor } from "./support/actors.ts";
+import { client, createDatabase } from "./support/harness.ts";
+import { audioPath, component, insert, project, user } from "./support/rows.ts";
+
+// Components, audio and prompts carry their project's owner (007) so that RLS needs no lookup of the
+// project: these tests hold the triggers that keep it true to what they promise.
+
+let c: pg.Client;
+let owner: string;
+let editor: string;
+let stranger: string;
+let projectId: string;
+
+before(async () => {
+  c = await client((await createDatabase()).url);
+  owner = (await user(c)).id;
+  editor = (await user(c, { email: "editor@example.com" })).id;
+  stranger = (await user(c)).id;
+  projectId = (await project(c, owner)).id;
+  await insert(c, "collaborators", {
+    project_id: projectId,
+    user_id: editor,
+    invited_email: "editor@example.com",
+    role: "editor",
+    accepted_at: new Date(),
+  });
+});
+
+const ownerOf = async (table: string, id: string) =>
+  (await c.query(`select owner_id from public.${table} where id = $1`, [id])).rows[0]?.owner_id;
+
+test("owner_id is the project's owner whatever an insert names, and naming oneself gains nothing", async () => {
+  await asActor(c, "editor", editor, async () => {
+    const { rows } = await c.query(
+      "insert into project_components (project_id, type, owner_id) values ($1, 'text', $2) returning owner_id",
+      [projectId, editor],
+    );
+    assert.equal(rows[0].owner_id, owner, "the editor's insert names the project's owner");
+  });
+  await asActor(c, "stranger", stranger, async () => {
+    for (const [table, row] of [
+      ["project_components", "(project_id, type, owner_id) values ($1, 'text', $2)"],
+      [
+        "prompt_generations",
+        "(project_id, user_id, input_snapshot, model, owner_id) values ($1, $2, '{}', 'gpt', $2)",
+      ],
+    ] as const) {
+      await c.query("savepoint s");
+      await assert.rejects(
+        c.query(`insert into ${table} ${row}`, [projectId, stranger]),
+        (e: { code?: string }) => e.code === "42501",
+        `${table}: a stranger naming themself owner is refused`,
+      );
+      await c.query("rollback to savepoint s");
+    }
+  });
+  assert.equal(
+    (await c.query("select count(*)::int as n from project_components where project_id = $1", [projectId]))
+      .rows[0].n,
+    0,
+    "nothing was written",
+  );
+});
+
+test("a transfer moves owner_id on every row of the project; the old owner loses them, the new one gets them", async () => {
+  await c.query("begin");
+  try {
+    const comp = await component(c, projectId);
+    const audio = await insert(c, "audio_recordings", {
+      project_id: projectId,
+      user_id: owner,
+      storage_path: audioPath(owner, projectId),
+      mime_type: "audio/webm",
+      size_bytes: 10,
+    });
+    const prompt = await insert(c, "prompt_generations", {
+      project_id: projectId,
+      user_id: owner,
+      input_snapshot: {},
+      model: "gpt",
+    });
+    const other = await component(c, (await project(c, owner)).id);
+    const newOwner = (await user(c)).id;
+    await c.query("savepoint before_transfer");
+    await c.query("select set_config('request.jwt.claims', $1, true)", [
+      JSON.stringify({ sub: owner, role: "authenticated" }),
+    ]);
+    await c.query("set local role authenticated");
+    assert.equal(
+      (await c.query("update projects set owner_id = $1 where id = $2", [newOwner, projectId])).rowCount,
+      1,
+    );
+    assert.equal(
+      (await c.query("select count(*)::int as n from project_components where project_id = $1", [projectId]))
+        .rows[0].n,
+      0,
+      "the old owner no longer reads the components",
+    );
+    await c.query("reset role");
+    for (const [table, id] of [
+      ["project_components", comp.id],
+      ["audio_recordings", audio.id],
+      ["prompt_generations", prompt.id],
+    ] as const) {
+      assert.equal(await ownerOf(table, id), newOwner, `${table} follows the transfer`);
+    }
+    assert.equal(await ownerOf("project_components", other.id), owner, "another project's rows stay");
+    await c.query("select set_config('request.jwt.claims', $1, true)", [
+      JSON.stringify({ sub: newOwner, role: "authenticated" }),
+    ]);
+    await c.query("set local role authenticated");
+    assert.equal(
+      (await c.query("select count(*)::int as n from project_components where project_id = $1", [projectId]))
+        .rows[0].n,
+      1,
+      "the new owner reads them",
+    );
+  } finally {
+    await c.query("rollback");
+  }
+});
+
+test("owner_id cannot be set apart from the project's owner, even by the service role", async () => {
+  await c.query("begin");
+  try {
+    const comp = await component(c, projectId);
+    await c.query("update project_components set owner_id = $1 where id = $2", [stranger, comp.id]);
+    assert.equal(await ownerOf("project_components", comp.id), owner);
+    await asActor(c, "editor", editor, async () => {
+      await assert.rejects(
+        c.query("update project_components set owner_id = $1 where id = $2", [editor, comp.id]),
+        (e: { code?: string }) => e.code === "42501",
+        "no API role may write the column",
+      );
+    });
+  } finally {
+    await c.query("rollback");
+  }
+});
+
+test("a missing project still fails on its foreign key, not on owner_id", async () => {
+  await assert.rejects(
+    c.query("insert into project_components (project_id, type) values (gen_random_uuid(), 'text')"),
+    (e: { code?: string; constraint?: string }) =>
+      e.code === "23503" && e.constraint === "project_components_project_id_fkey",
+  );
+});
+
+test("migration 007 fills owner_id of existing rows without touching their updated_at", async () => {
+  const db = await createDatabase("empty");
+  const opts = projectMigratorOptions(db.url);
+  const first = await migrateUp(opts, { to: "006" });
+  assert.equal(first.error, undefined);
+  const d = await client(db.url);
+  try {
+    const u = (await user(d)).id;
+    const p = (await project(d, u)).id;
+    const comp = await component(d, p, { updated_at: "2020-01-02T03:04:05Z" });
+    const rest = await migrateUp(opts);
+    assert.equal(rest.error, undefined);
+    const { rows } = await d.query("select owner_id, updated_at from project_components where id = $1", [
+      comp.id,
+    ]);
+    assert.equal(rows[0].owner_id, u);
+    assert.equal((rows[0].updated_at as Date).toISOString(), "2020-01-02T03:04:05.000Z");
+  } finally {
+    await d.end();
+  }
+});
