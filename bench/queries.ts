@@ -1,6 +1,7 @@
 /**
  * Query benchmarks at scale, each a ratio of two measures taken side by side (interleaved) in one run:
- *   1. each main query as `authenticated` under RLS vs the same query as a superuser (no RLS)
+ *   1. each main query as `authenticated` under RLS vs the same query as a superuser (no RLS),
+ *      planned at every call and prepared, for a typical user and for the power user
  *   2. keyset cursor vs OFFSET at pages 1, 100 and 1,000 (the power user's 25k projects)
  *   3. database functions vs the same work from Node in separate queries
  *   4. activity ingest through the SDK's batched path vs COPY into an unlogged, unindexed copy
@@ -71,7 +72,7 @@ async function prepare(url: string): Promise<string> {
   const name = `vpb_bench_s${String(SCALE).replace(".", "_")}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
-  const marker = `seeded v4 scale ${SCALE}`;
+  const marker = `seeded v5 scale ${SCALE}`;
   const { rows } = await admin.query(
     "select shobj_description(oid, 'pg_database') as note from pg_database where datname = $1",
     [name],
@@ -130,56 +131,81 @@ async function main(): Promise<void> {
       )
     ).rows[0];
 
-    // 1. RLS vs superuser
+    // 1. RLS vs superuser, each query sent two ways: planned at every call (an unnamed statement,
+    // node-postgres' default) and prepared once per connection (PostgREST's default, the SDK's
+    // `prepare: true`). The two sides of a prepared pair have their own names: a cached plan made
+    // for one role is replanned when the other runs it.
+    const modes = [
+      { key: "planned", title: "planned at every call (unnamed statements)" },
+      { key: "prepared", title: "prepared once per connection (plan cached)" },
+    ] as const;
     lines.push(
       "### 1. Each main query under RLS vs as a superuser (target: at most 1.15x)",
       "",
-      "| Query | as `authenticated` (RLS) | as superuser | ratio |",
-      "| --- | --- | --- | --- |",
+      `| Query | ${modes.map((m) => `${m.title}: RLS | superuser | ratio`).join(" | ")} |`,
+      `| --- ${"| --- | --- | --- ".repeat(modes.length)}|`,
     );
-    const asUser = async (sql: string, params: unknown[]) => {
+    const timed = async (rls: boolean, query: pg.QueryConfig, claims: string) => {
       await c.query("begin");
-      await c.query(
-        "select set_config('request.jwt.claims', $1, true), set_config('role', 'authenticated', true)",
-        [JSON.stringify({ sub: ctx.userId, role: "authenticated" })],
-      );
-      const t = performance.now();
-      await c.query(sql, params);
-      const took = performance.now() - t;
-      await c.query("commit");
-      return took;
-    };
-    const asSuper = async (sql: string, params: unknown[]) => {
-      await c.query("begin");
-      const t = performance.now();
-      await c.query(sql, params);
-      const took = performance.now() - t;
-      await c.query("commit");
-      return took;
-    };
-    for (const p of QUERY_PATTERNS) {
-      const params = p.params(ctx);
-      const ta: number[] = [];
-      const tb: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        await asUser(p.sql, params);
-        await asSuper(p.sql, params);
+      if (rls) {
+        await c.query(
+          "select set_config('request.jwt.claims', $1, true), set_config('role', 'authenticated', true)",
+          [claims],
+        );
       }
-      for (let i = 0; i < 300; i++) {
-        if (i % 2) {
-          tb.push(await asSuper(p.sql, params));
-          ta.push(await asUser(p.sql, params));
-        } else {
-          ta.push(await asUser(p.sql, params));
-          tb.push(await asSuper(p.sql, params));
+      const t = performance.now();
+      await c.query(query);
+      const took = performance.now() - t;
+      await c.query("commit");
+      return took;
+    };
+    // The power user's 500-component project: RLS work must not grow with their 25,000 projects.
+    const withComponents = QUERY_PATTERNS[1] as (typeof QUERY_PATTERNS)[number];
+    const cases = [
+      ...QUERY_PATTERNS.map((p) => ({ p, name: p.name, who: ctx, plan: true })),
+      {
+        p: withComponents,
+        name: `${withComponents.name}: the power user's (25,000 projects), 500 components`,
+        who: { userId: POWER_USER, projectId: BIG_PROJECT },
+        plan: false,
+      },
+    ];
+    for (const [k, { p, name, who, plan }] of cases.entries()) {
+      const values = p.params(who);
+      const caseClaims = JSON.stringify({ sub: who.userId, role: "authenticated" });
+      const cells: string[] = [];
+      const medians: Record<string, Stat> = {};
+      for (const mode of modes) {
+        const named = (side: string) => (mode.key === "prepared" ? { name: `bench_${k}_${side}` } : {});
+        const rls = { text: p.sql, values, ...named("rls") };
+        const su = { text: p.sql, values, ...named("su") };
+        const ta: number[] = [];
+        const tb: number[] = [];
+        for (let i = 0; i < 10; i++) {
+          await timed(true, rls, caseClaims);
+          await timed(false, su, caseClaims);
         }
+        for (let i = 0; i < 300; i++) {
+          if (i % 2) {
+            tb.push(await timed(false, su, caseClaims));
+            ta.push(await timed(true, rls, caseClaims));
+          } else {
+            ta.push(await timed(true, rls, caseClaims));
+            tb.push(await timed(false, su, caseClaims));
+          }
+        }
+        const [ra, rb] = [stat(ta), stat(tb)];
+        medians[`${mode.key}-rls`] = ra;
+        medians[`${mode.key}-su`] = rb;
+        cells.push(ms(ra), ms(rb), `${(ra.median / rb.median).toFixed(2)}x`);
       }
-      const [ra, rb] = [stat(ta), stat(tb)];
-      lines.push(`| ${p.name} | ${ms(ra)} | ${ms(rb)} | ${(ra.median / rb.median).toFixed(2)}x |`);
+      lines.push(`| ${name} | ${cells.join(" | ")} |`);
+      if (!plan) continue;
       const { rows } = await c.query(
         `explain (analyze, costs off, timing off, summary off) ${p.sql}`,
-        params,
+        values,
       );
+      const median = (key: string) => (medians[key] as Stat).median.toFixed(2);
       plans.push(
         `## ${p.name}`,
         "",
@@ -189,7 +215,7 @@ async function main(): Promise<void> {
         p.sql,
         "```",
         "",
-        `Plan at scale ${SCALE} (\`explain (analyze, costs off, timing off)\`; median ${rb.median.toFixed(2)} ms as superuser, ${ra.median.toFixed(2)} ms under RLS):`,
+        `Plan at scale ${SCALE} (\`explain (analyze, costs off, timing off)\`; median ${median("planned-su")} ms as superuser, ${median("planned-rls")} ms under RLS, ${median("prepared-su")} and ${median("prepared-rls")} ms prepared):`,
         "",
         "```text",
         ...rows.map((r) => r["QUERY PLAN"] as string),

@@ -16,12 +16,15 @@ async function rejectsWith(p: Promise<unknown>, code: SdkErrorCode, secret?: str
   });
 }
 
-// The same suite runs on a direct connection and through PgBouncer in transaction mode.
-const routes: Array<{ name: string; skip: string | false }> = [
-  { name: "direct", skip: false },
+// The same suite runs on a direct connection, on one with prepared statements, and through
+// PgBouncer in transaction mode.
+const routes: Array<{ name: string; skip: string | false; prepare: boolean }> = [
+  { name: "direct", skip: false, prepare: false },
+  { name: "direct, prepared statements", skip: false, prepare: true },
   {
     name: "PgBouncer (transaction mode)",
     skip: existsSync(PGBOUNCER) || process.env.CI ? false : `${PGBOUNCER} is not installed`,
+    prepare: false,
   },
 ];
 
@@ -42,13 +45,13 @@ for (const route of routes) {
       viewer = (await user(c)).id;
       stranger = (await user(c)).id;
       let url = database.url;
-      if (route.name !== "direct") {
+      if (route.name.startsWith("PgBouncer")) {
         const bouncer = await startPgBouncer(database.url, "transaction");
         stopBouncer = bouncer.stop;
         url = bouncer.url(database.name);
       }
       // A small pool, so that calls really share server connections through the pooler.
-      db = createDb({ connectionString: url, max: 3 });
+      db = createDb({ connectionString: url, max: 3, prepare: route.prepare });
       const p = await db.asUser(owner).projects.create({ name: "Shared" });
       for (const [id, role] of [
         [editor, "editor"],
@@ -344,3 +347,27 @@ for (const route of routes) {
     });
   });
 }
+
+test("prepare: the SDK's queries become prepared statements of the connection, the caller's own SQL does not", async () => {
+  const database = await createDatabase();
+  const c = await client(database.url);
+  const me = (await user(c)).id;
+  await c.end();
+  for (const prepare of [true, false]) {
+    // One connection, so the service transaction sees what the user's calls prepared on it.
+    const db = createDb({ connectionString: database.url, max: 1, prepare });
+    try {
+      await db.asUser(me).projects.create({ name: "Prepared" });
+      await db.asUser(me).projects.list();
+      const names = await db.asService().transaction(async (tx) => {
+        await tx.query("select $1::int as one", [1]);
+        return (await tx.query<{ name: string }>("select name from pg_prepared_statements order by name"))
+          .rows;
+      });
+      assert.equal(names.length, prepare ? 2 : 0, JSON.stringify(names));
+      for (const { name } of names) assert.match(name, /^vpb_[A-Za-z0-9_-]{22}$/);
+    } finally {
+      await db.close();
+    }
+  }
+});

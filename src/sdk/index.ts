@@ -68,7 +68,7 @@ export function createDb(options: DbOptions) {
     asService(): ServiceScope {
       const actor: Actor = { role: "service_role", userId: undefined };
       return {
-        transaction: (fn) => inTransaction(runner, actor, "service.transaction", fn),
+        transaction: (fn) => inTransaction(runner, actor, "service.transaction", fn, false),
         maintenance: () =>
           inTransaction(runner, actor, "service.maintenance", async (tx) => {
             const created = await tx.query<{ p: string }>(
