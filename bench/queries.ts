@@ -72,7 +72,7 @@ async function prepare(url: string): Promise<string> {
   const name = `vpb_bench_s${String(SCALE).replace(".", "_")}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
-  const marker = `seeded v5 scale ${SCALE}`;
+  const marker = `seeded v6 scale ${SCALE}`;
   const { rows } = await admin.query(
     "select shobj_description(oid, 'pg_database') as note from pg_database where datname = $1",
     [name],
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
       `| Query | ${modes.map((m) => `${m.title}: RLS | superuser | ratio`).join(" | ")} |`,
       `| --- ${"| --- | --- | --- ".repeat(modes.length)}|`,
     );
-    const timed = async (rls: boolean, query: pg.QueryConfig, claims: string) => {
+    const run = async (rls: boolean, query: pg.QueryConfig, claims: string) => {
       await c.query("begin");
       if (rls) {
         await c.query(
@@ -154,11 +154,13 @@ async function main(): Promise<void> {
         );
       }
       const t = performance.now();
-      await c.query(query);
+      const result = await c.query(query);
       const took = performance.now() - t;
       await c.query("commit");
-      return took;
+      return { took, result };
     };
+    const timed = async (rls: boolean, query: pg.QueryConfig, claims: string) =>
+      (await run(rls, query, claims)).took;
     // The power user's 500-component project: RLS work must not grow with their 25,000 projects.
     const withComponents = QUERY_PATTERNS[1] as (typeof QUERY_PATTERNS)[number];
     const cases = [
@@ -175,6 +177,17 @@ async function main(): Promise<void> {
       const caseClaims = JSON.stringify({ sub: who.userId, role: "authenticated" });
       const cells: string[] = [];
       const medians: Record<string, Stat> = {};
+      // Both sides must see the same rows, or the ratio compares different work.
+      const [seen, all] = [
+        await run(true, { text: p.sql, values }, caseClaims),
+        await run(false, { text: p.sql, values }, caseClaims),
+      ];
+      if (
+        seen.result.rowCount === 0 ||
+        JSON.stringify(seen.result.rows) !== JSON.stringify(all.result.rows)
+      ) {
+        throw new Error(`${name}: the user under RLS does not see what the superuser sees`);
+      }
       for (const mode of modes) {
         const named = (side: string) => (mode.key === "prepared" ? { name: `bench_${k}_${side}` } : {});
         const rls = { text: p.sql, values, ...named("rls") };

@@ -103,30 +103,30 @@ export async function seed(pool: pg.Pool, options: SeedOptions): Promise<SeedCou
   await halves(
     "components",
     projects,
-    `insert into public.project_components (id, project_id, parent_id, type, position_x, position_y, width, height, z_index, content)
-       select ${uid("component", "p || '-' || c")}, ${uid("project", "p")},
+    `insert into public.project_components (id, project_id, owner_id, parent_id, type, position_x, position_y, width, height, z_index, content)
+       select ${uid("component", "p || '-' || c")}, ${uid("project", "p")}, ${uid("user", "1 + (p - 1) / $4")},
               case when c % 5 <> 1 then ${uid("component", "p || '-' || (c - (c - 1) % 5)")} end,
               case when c % 5 = 1 then 'container' else (array['text', 'prompt', 'variable', 'image', 'audio', 'note'])[1 + (p + c) % 6] end,
               (c * 37) % 1600, (c * 53) % 1200, 100 + (c % 5) * 40, 60 + (c % 3) * 30, c,
               jsonb_build_object('text', 'Component ' || c || ' of project ' || p, 'tokens', c * 3)
          from generate_series($1::int, $2::int) p, generate_series(1, $3) c`,
-    [componentsPerProject],
+    [componentsPerProject, projectsPerUser],
   );
   await step(
     "big project's components",
-    `insert into public.project_components (id, project_id, parent_id, type, position_x, position_y, z_index, content)
-       select ${uid("big-component", "c")}, $1::uuid,
+    `insert into public.project_components (id, project_id, owner_id, parent_id, type, position_x, position_y, z_index, content)
+       select ${uid("big-component", "c")}, $1::uuid, $2::uuid,
               case when c % 5 <> 1 then ${uid("big-component", "(c - (c - 1) % 5)")} end,
               case when c % 5 = 1 then 'container' else 'prompt' end, (c * 37) % 1600, (c * 53) % 1200, c,
               jsonb_build_object('text', 'Step ' || c)
          from generate_series(1, 500) c`,
-    [BIG_PROJECT],
+    [BIG_PROJECT, POWER_USER],
   );
   await halves(
     "audio recordings",
     projects,
-    `insert into public.audio_recordings (id, project_id, user_id, storage_path, mime_type, size_bytes, duration_ms, transcript, transcript_status, created_at)
-       select ${uid("audio", "p || '-' || k")}, ${uid("project", "p")}, ${uid("user", "1 + (p - 1) / $3")},
+    `insert into public.audio_recordings (id, project_id, owner_id, user_id, storage_path, mime_type, size_bytes, duration_ms, transcript, transcript_status, created_at)
+       select ${uid("audio", "p || '-' || k")}, ${uid("project", "p")}, ${uid("user", "1 + (p - 1) / $3")}, ${uid("user", "1 + (p - 1) / $3")},
               (${uid("user", "1 + (p - 1) / $3")})::text || '/' || (${uid("project", "p")})::text || '/' || (1700000000000 + p * 10 + k) || '_take' || k || '.webm',
               (array['audio/webm', 'audio/mpeg', 'audio/wav', 'audio/ogg'])[1 + (p + k) % 4], 10000 + (p * k) % 5000000,
               1000 + (p * k) % 600000, 'Transcript ' || p || '-' || k, 'completed', now() - (p % 90) * interval '1 day'
@@ -136,8 +136,8 @@ export async function seed(pool: pg.Pool, options: SeedOptions): Promise<SeedCou
   await halves(
     "prompt generations",
     projects,
-    `insert into public.prompt_generations (id, project_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, created_at, completed_at)
-       select ${uid("gen", "p || '-' || k")}, ${uid("project", "p")}, ${uid("user", "1 + (p - 1) / $3")},
+    `insert into public.prompt_generations (id, project_id, owner_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, created_at, completed_at)
+       select ${uid("gen", "p || '-' || k")}, ${uid("project", "p")}, ${uid("user", "1 + (p - 1) / $3")}, ${uid("user", "1 + (p - 1) / $3")},
               jsonb_build_object('components', k * 3), 'Generated prompt ' || k, (array['gpt-4o', 'gpt-4o-mini', 'claude-sonnet'])[1 + k % 3],
               'completed', 200 + (p * k) % 2000, 50 + (p + k) % 800, round(((p * k) % 1000) / 100000.0, 6), 300 + (p * k) % 4000,
               now() - ((p + k * 7) % 180) * interval '1 day' - (p % 3600) * interval '1 second',

@@ -36,4 +36,13 @@ test("the seed is reproducible: the same scale gives the same data", async () =>
   );
   assert.equal(rows[0].users, a.counts.users);
   assert.ok(rows[0].nested > 0, "components are nested");
+  // The seed loads with triggers off, so it must set what the triggers would (owner_id, 007).
+  for (const table of ["project_components", "audio_recordings", "prompt_generations"]) {
+    const { rows: wrong } = await a.c.query(
+      `select count(*)::int as n, count(*) filter (where t.owner_id is distinct from p.owner_id)::int as wrong
+         from ${table} t join projects p on p.id = t.project_id`,
+    );
+    assert.ok(wrong[0].n > 0, `${table} has rows`);
+    assert.equal(wrong[0].wrong, 0, `${table}: owner_id is the project's owner`);
+  }
 });
