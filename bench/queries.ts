@@ -121,7 +121,9 @@ async function main(): Promise<void> {
     c.on("error", () => {});
     const { rows: picked } = await c.query(
       `select p.owner_id, p.id from projects p where p.owner_id <> $1 and p.deleted_at is null
-         and exists (select from prompt_generations g where g.project_id = p.id) order by p.id limit 1`,
+         and exists (select from prompt_generations g where g.project_id = p.id)
+         and exists (select from api_usage u where u.user_id = p.owner_id and u.occurred_at >= date_trunc('month', now()))
+       order by p.id limit 1`,
       [POWER_USER],
     );
     const ctx = { userId: picked[0].owner_id as string, projectId: picked[0].id as string };
@@ -236,6 +238,13 @@ async function main(): Promise<void> {
         "",
       );
     }
+
+    lines.push(
+      "",
+      "Prepared, a query's plan (its policies included) is made once per connection, as PostgREST does on Supabase and",
+      "the SDK with `prepare: true`. Planned at every call, the policies are planned with each query too (and",
+      "`auth.uid()`, an SQL function, is inlined again each time): that planning is most of the difference.",
+    );
 
     // 2. keyset vs OFFSET
     lines.push(
@@ -452,10 +461,24 @@ async function main(): Promise<void> {
         "regression fails CI, and measured in BENCHMARKS.md. The SDK (`src/sdk/`) runs them as shown.",
         "",
         "Rules they follow: functions instead of several round trips (`get_user_project_stats`, `duplicate_project`,",
-        "`get_monthly_api_costs`); keyset pagination, never OFFSET, for lists that grow; every foreign key and every",
-        "column a policy filters on indexed; time-bounded queries on the partitioned analytics tables with both bounds,",
-        "so that pruning leaves only the months asked for; `EXPLAIN ANALYZE` on seeded data (`npm run seed`) before",
-        "adding a query.",
+        "`get_monthly_api_costs`); keyset pagination, never OFFSET, for lists that grow; every foreign key indexed, and",
+        "every column a policy filters on either indexed or read on rows an index already found (`owner_id` of a",
+        "project's content, checked on the rows found by project_id); time-bounded queries on the partitioned analytics",
+        "tables with both bounds, so that pruning leaves only the months asked for; `EXPLAIN ANALYZE` on seeded data",
+        "(`npm run seed`) before adding a query.",
+        "",
+        "Under row level security:",
+        "",
+        "- Filter as if there were no RLS: `where project_id = $1`, not a bare read of `project_components` that lets",
+        "  the policy do the filtering. The policy is checked on every row the query reads; the filter decides how",
+        "  many that is.",
+        "- Write the caller's id as a parameter or as `(select auth.uid())`, never as a bare `auth.uid()`: a bare call",
+        "  is not leakproof, so PostgreSQL may not use it in an index condition ahead of the policies, and",
+        "  `where owner_id = auth.uid()` on `projects` became a sequential scan of all 125,000 rows (46 ms instead of",
+        "  0.09 ms at scale 1).",
+        "- Prepare what runs often (the SDK's `prepare: true`; PostgREST prepares by default): planning the policies",
+        "  with the query is most of what RLS costs a small query (BENCHMARKS.md, section 1), and planning the monthly",
+        "  partitions is most of the monthly-costs query.",
         "",
         ...plans,
       ].join("\n"),
