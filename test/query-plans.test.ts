@@ -3,6 +3,7 @@ import { before, test } from "node:test";
 import pg from "pg";
 import { QUERY_PATTERNS, type QueryPattern } from "../src/query-patterns.ts";
 import { BIG_PROJECT, POWER_USER, seed } from "../src/seed.ts";
+import { asActor } from "./support/actors.ts";
 import { client, createDatabase } from "./support/harness.ts";
 
 interface PlanNode {
@@ -101,35 +102,13 @@ interface AnalyzedNode extends PlanNode {
   Plans?: AnalyzedNode[];
 }
 
-async function asPowerUser(sql: string) {
-  await c.query("begin");
-  try {
-    await c.query("select set_config('request.jwt.claims', $1, true)", [
-      JSON.stringify({ sub: POWER_USER, role: "authenticated" }),
-    ]);
-    await c.query("set local role authenticated");
-    return await c.query(sql, [BIG_PROJECT]);
-  } finally {
-    await c.query("rollback");
-  }
-}
-
-/** Every row every node of the statement produced, as `user` through RLS. */
-async function rowsTouched(user: string, sql: string, params: unknown[]): Promise<number> {
-  await c.query("begin");
-  try {
-    await c.query("select set_config('request.jwt.claims', $1, true)", [
-      JSON.stringify({ sub: user, role: "authenticated" }),
-    ]);
-    await c.query("set local role authenticated");
-    const { rows } = await c.query(`explain (analyze, timing off, format json) ${sql}`, params);
-    return (walk(rows[0]["QUERY PLAN"][0].Plan) as AnalyzedNode[]).reduce(
-      (sum, n) => sum + n["Actual Rows"] * n["Actual Loops"],
-      0,
-    );
-  } finally {
-    await c.query("rollback");
-  }
+/** Every row every node of the statement produced (run as whoever the transaction acts as). */
+async function rowsTouched(sql: string, params: unknown[]): Promise<number> {
+  const { rows } = await c.query(`explain (analyze, timing off, format json) ${sql}`, params);
+  return (walk(rows[0]["QUERY PLAN"][0].Plan) as AnalyzedNode[]).reduce(
+    (sum, n) => sum + n["Actual Rows"] * n["Actual Loops"],
+    0,
+  );
 }
 
 test("RLS work follows the rows a statement reads, not how many projects the caller has", async () => {
@@ -145,14 +124,17 @@ test("RLS work follows the rows a statement reads, not how many projects the cal
     ["collaborators", "select id from collaborators where project_id = $1"],
     ["the project", "select id from projects where id = $1"],
   ];
-  // The owner reads them all: a check that filters everything out would touch few rows too.
-  const { rows: seen } = await asPowerUser(
-    "select count(*)::int as n from project_components where project_id = $1",
-  );
-  assert.equal(seen[0].n, 500);
-  for (const [what, sql] of reads) {
-    const touched = await rowsTouched(POWER_USER, sql, [BIG_PROJECT]);
-    // 500 components and a check of each (index rows, probes): well under the 25,000 projects.
-    assert.ok(touched < 3_000, `${what}: ${touched} rows touched`);
-  }
+  await asActor(c, "owner", POWER_USER, async () => {
+    // The owner reads them all: a check that filters everything out would touch few rows too.
+    const { rows: seen } = await c.query(
+      "select count(*)::int as n from project_components where project_id = $1",
+      [BIG_PROJECT],
+    );
+    assert.equal(seen[0].n, 500);
+    for (const [what, sql] of reads) {
+      const touched = await rowsTouched(sql, [BIG_PROJECT]);
+      // 500 components and a check of each (index rows, probes): well under the 25,000 projects.
+      assert.ok(touched < 3_000, `${what}: ${touched} rows touched`);
+    }
+  });
 });
