@@ -130,6 +130,9 @@ test("owner_id cannot be set apart from the project's owner, even by the service
     const comp = await component(c, projectId);
     await c.query("update project_components set owner_id = $1 where id = $2", [stranger, comp.id]);
     assert.equal(await ownerOf("project_components", comp.id), owner);
+    const strangers = (await project(c, stranger)).id;
+    await c.query("update project_components set project_id = $1 where id = $2", [strangers, comp.id]);
+    assert.equal(await ownerOf("project_components", comp.id), stranger, "moved to another owner's project");
     await asActor(c, "editor", editor, async () => {
       await assert.rejects(
         c.query("update project_components set owner_id = $1 where id = $2", [editor, comp.id]),
