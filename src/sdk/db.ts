@@ -18,8 +18,8 @@ export interface DbOptions {
   applicationName?: string;
   /**
    * Prepare the SDK's queries once per connection (named statements), so that PostgreSQL plans each
-   * once instead of at every call: the monthly-costs query goes from about 0.8 to 0.13 ms, most of it
-   * the planning of its partitions, and RLS costs less (BENCHMARKS.md). Needs a direct connection or
+   * once instead of at every call: the monthly-costs query goes from about 1 ms to under 0.2 ms, most
+   * of it the planning of its partitions, and RLS costs less (BENCHMARKS.md). Needs a direct connection or
    * a session-mode pooler: PgBouncer before 1.21 and other transaction-mode poolers do not keep
    * prepared statements across transactions (default false).
    */
@@ -45,8 +45,8 @@ export async function inTransaction<T>(
   actor: Actor,
   operation: string,
   fn: (tx: Tx) => Promise<T>,
-  /** False for the caller's own SQL (asService().transaction): only the SDK's fixed texts are prepared. */
-  ownQueries = true,
+  /** False when `fn` runs the app's SQL (asService().transaction): only the SDK's fixed texts are prepared. */
+  sdkQueries = true,
 ): Promise<T> {
   const client = await runner.pool.connect();
   let broken = false;
@@ -60,7 +60,7 @@ export async function inTransaction<T>(
         `set_config('role', ${client.escapeLiteral(actor.role)}, true), ` +
         `set_config('statement_timeout', '${Math.trunc(runner.statementTimeoutMs)}ms', true)`,
     );
-    const result = await fn(runner.prepare && ownQueries ? preparing(client) : client);
+    const result = await fn(runner.prepare && sdkQueries ? preparing(client) : client);
     await client.query("commit");
     return result;
   } catch (e) {
