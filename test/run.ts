@@ -3,7 +3,9 @@
  * 15), builds a migrated template database in each, and runs every test file against each server
  * with node's test runner. Ends with one line: "N passed, N failed".
  *
- * Env: VPB_TEST_MAJORS (default "17,15"), VPB_TEST_PG15_BIN (default /usr/lib/postgresql/15/bin).
+ * Env: VPB_TEST_MAJORS (default "17,15"), VPB_TEST_PG15_BIN (default /usr/lib/postgresql/15/bin),
+ * VPB_TEST_PORT (default 28339: the embedded server's port; PostgreSQL 15 takes the next one), so two
+ * runs on one machine (two clones, two worktrees) need not collide.
  * Arguments: test files to run (default: every test/**.test.ts).
  */
 import { spawn } from "node:child_process";
@@ -20,6 +22,13 @@ const root = path.resolve(import.meta.dirname, "..");
 const dataRoot = path.join(root, ".vpb", "test");
 const majors = (process.env.VPB_TEST_MAJORS ?? "17,15").split(",").map((m) => Number(m.trim()));
 const pg15Bin = process.env.VPB_TEST_PG15_BIN ?? "/usr/lib/postgresql/15/bin";
+const basePort = Number(process.env.VPB_TEST_PORT ?? 28339);
+if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65534) {
+  process.stderr.write(
+    `VPB_TEST_PORT must be a port number from 1024 to 65534, not ${process.env.VPB_TEST_PORT}\n`,
+  );
+  process.exit(2);
+}
 
 function testFiles(): string[] {
   const args = process.argv.slice(2);
@@ -113,7 +122,7 @@ async function main(): Promise<number> {
     if (major === 17) {
       const embedded = await startEmbedded({
         dataDir: path.join(dataRoot, "embedded"),
-        port: 28339,
+        port: basePort,
         settings: {
           fsync: "off",
           synchronous_commit: "off",
@@ -130,7 +139,7 @@ async function main(): Promise<number> {
         );
         return 1;
       }
-      server = startSystemServer(pg15Bin, dataRoot, 28340);
+      server = startSystemServer(pg15Bin, dataRoot, basePort + 1);
     } else {
       process.stderr.write(
         `VPB_TEST_MAJORS names ${major}: only 17 (embedded) and 15 (system) are set up.\n`,
