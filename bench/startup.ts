@@ -13,9 +13,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { startEmbedded } from "../src/embedded-server.ts";
+import { startEmbedded } from "../src/db/embedded-server.ts";
+import { stopOnSignal } from "../src/db/shutdown.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
-import { stopOnSignal } from "../src/shutdown.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -37,7 +37,7 @@ const fmt = (x: Stat) => `${x.median.toFixed(0)} ms (${x.min.toFixed(0)}–${x.m
 
 function timeCli(dataDir: string): number {
   const started = performance.now();
-  const r = spawnSync(process.execPath, [path.join(root, "dist/src/cli.js"), "start", "--once"], {
+  const r = spawnSync(process.execPath, [path.join(root, "dist/src/cli/main.js"), "start", "--once"], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: "", VPB_DATA_DIR: dataDir, VPB_PG_PORT: "28400" },
     encoding: "utf8",

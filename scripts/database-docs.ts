@@ -119,8 +119,8 @@ export async function writeDatabaseDocs(docs: DatabaseDocs, databaseDir: string)
 /** `npm run docs:db`: migrates a scratch database on a scratch embedded server and writes the docs. */
 async function main(): Promise<void> {
   const { default: pgModule } = await import("pg");
-  const { startEmbedded } = await import("../src/embedded-server.ts");
-  const { stopOnSignal } = await import("../src/shutdown.ts");
+  const { startEmbedded } = await import("../src/db/embedded-server.ts");
+  const { stopOnSignal } = await import("../src/db/shutdown.ts");
   const { migrateUp, projectMigratorOptions } = await import("../src/migrations/migrator.ts");
   const root = path.resolve(import.meta.dirname, "..");
   const server = await startEmbedded({ dataDir: path.join(root, ".vpb", "docs"), port: 28341 });

@@ -1,6 +1,6 @@
 import path from "node:path";
+import { type KeyRing, parseKeyRing } from "./auth/token-cipher.ts";
 import { VpbError } from "./errors.ts";
-import { type KeyRing, parseKeyRing } from "./token-cipher.ts";
 
 /** Untrusted input: the environment and command-line options, all strings. */
 export interface Settings {

@@ -27,9 +27,60 @@ export const ERROR_CODES = {
   TOKEN_KEYS_MISSING: "VPB_TOKEN_KEYS is not set",
   TOKEN_KEY_UNKNOWN: "a token was encrypted with a key the ring does not hold",
   TOKEN_DECRYPT_FAILED: "a stored token failed decryption",
+  // The data API (SDK and Auth.js adapter): mapped from SQLSTATE by fromDatabaseError below.
+  NOT_FOUND: "the row does not exist or this user cannot see it",
+  FORBIDDEN: "the row-level security policies refuse this user",
+  QUOTA_EXCEEDED: "the plan's project quota is used up",
+  CONFLICT: "the write conflicts with existing data",
+  TRANSACTION_CONFLICT: "the transaction collided with a concurrent one and was rolled back",
+  INVALID_INPUT: "an argument or a value is invalid",
+  CONNECTION_LOST: "the connection to the database was lost during the call",
+  COMMIT_OUTCOME_UNKNOWN: "the connection was lost while the transaction was committing",
+  STATEMENT_TIMEOUT: "a statement ran longer than the statement timeout",
+  SCHEMA_MISSING: "a table or function the call needs does not exist",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The codes of the data API: what an app branches on after an SDK or adapter call. */
+export type DataErrorCode = Extract<
+  ErrorCode,
+  | "NOT_FOUND"
+  | "FORBIDDEN"
+  | "QUOTA_EXCEEDED"
+  | "CONFLICT"
+  | "TRANSACTION_CONFLICT"
+  | "INVALID_INPUT"
+  | "CONNECTION_FAILED"
+  | "CONNECTION_LOST"
+  | "COMMIT_OUTCOME_UNKNOWN"
+  | "STATEMENT_TIMEOUT"
+  | "SCHEMA_MISSING"
+>;
+
+const DATA_REMEDIES: Record<DataErrorCode, string> = {
+  NOT_FOUND: "Check the id: the row may have been deleted, or this user has no access to it.",
+  FORBIDDEN: "Act as a user the access matrix allows (database/policies/README.md), or as the service.",
+  QUOTA_EXCEEDED: "Delete or purge projects, or move the user to a larger plan.",
+  CONFLICT: "Reload the row and apply the change again (a stale version or a duplicate key).",
+  TRANSACTION_CONFLICT: "Run the whole call again: it changed nothing.",
+  INVALID_INPUT: "Correct the value the message names.",
+  CONNECTION_FAILED:
+    "Check that the database runs and the connection string is right; retry when it is back.",
+  CONNECTION_LOST:
+    "Run the call again: the server rolled the transaction back (a restart, failover or terminated backend).",
+  COMMIT_OUTCOME_UNKNOWN:
+    "Read the data back before retrying: the commit may or may not have happened (make the write idempotent).",
+  STATEMENT_TIMEOUT: "Narrow the call (fewer rows, a smaller page), or raise statementTimeoutMs.",
+  SCHEMA_MISSING: "Apply the migrations (`vpb-db migrate up`) to the database the app connects to.",
+};
+
+/** Codes worth running again unchanged: the call changed nothing and the cause is transient. */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  "TRANSACTION_CONFLICT",
+  "CONNECTION_FAILED",
+  "CONNECTION_LOST",
+]);
 
 export interface PgErrorFields {
   /** SQLSTATE, e.g. 42P01 */
@@ -37,6 +88,8 @@ export interface PgErrorFields {
   detail?: string;
   hint?: string;
   where?: string;
+  /** The constraint that refused a write. */
+  constraint?: string;
 }
 
 export class VpbError extends Error {
@@ -57,10 +110,32 @@ export class VpbError extends Error {
     // A database error as the cause brings its SQLSTATE, detail and hint along.
     this.pg = options?.pg ?? pgFields(options?.cause);
   }
+
+  /** True when the same call, run again unchanged, may succeed. */
+  get retryable(): boolean {
+    return false;
+  }
+}
+
+/** A VpbError worth retrying as it is: the call changed nothing and its cause is transient. */
+export class RetryableError extends VpbError {
+  override get retryable(): boolean {
+    return true;
+  }
 }
 
 export function isVpbError(e: unknown, code?: ErrorCode): e is VpbError {
   return e instanceof VpbError && (code === undefined || e.code === code);
+}
+
+/** An error of the data API, with its code's standard remedy. */
+export function dataError(
+  code: DataErrorCode,
+  message: string,
+  options?: { cause?: unknown; pg?: PgErrorFields },
+): VpbError {
+  const Class = RETRYABLE.has(code) ? RetryableError : VpbError;
+  return new Class(code, message, DATA_REMEDIES[code], options ?? {});
 }
 
 /** The Postgres fields of a `pg` DatabaseError, without its message's parameters. */
@@ -68,8 +143,62 @@ export function pgFields(e: unknown): PgErrorFields | undefined {
   if (typeof e !== "object" || e === null || !("code" in e) || typeof e.code !== "string") return undefined;
   const fields: PgErrorFields = { code: e.code };
   const rec = e as Record<string, unknown>;
-  for (const key of ["detail", "hint", "where"] as const) {
+  for (const key of ["detail", "hint", "where", "constraint"] as const) {
     if (typeof rec[key] === "string") fields[key] = rec[key];
   }
   return fields;
+}
+
+/**
+ * SQLSTATEs the data API turns into codes, most specific first: an exact state (with the detail the
+ * schema's own functions set), or a two-character class.
+ */
+const SQLSTATE_CODES: ReadonlyArray<{ state: string; detail?: string; code: DataErrorCode; what: string }> = [
+  { state: "42501", code: "FORBIDDEN", what: "not allowed for this user" },
+  { state: "P0002", code: "NOT_FOUND", what: "not found" },
+  {
+    state: "P0001",
+    detail: "quota_exceeded",
+    code: "QUOTA_EXCEEDED",
+    what: "the plan's project quota is used up",
+  },
+  { state: "23503", code: "NOT_FOUND", what: "a referenced row does not exist" },
+  { state: "23505", code: "CONFLICT", what: "conflicts with existing data" },
+  { state: "40001", code: "TRANSACTION_CONFLICT", what: "collided with a concurrent transaction" },
+  { state: "40P01", code: "TRANSACTION_CONFLICT", what: "deadlocked with a concurrent transaction" },
+  { state: "57014", code: "STATEMENT_TIMEOUT", what: "a statement ran past the statement timeout" },
+  { state: "57P01", code: "CONNECTION_LOST", what: "the server terminated the connection" },
+  { state: "57P02", code: "CONNECTION_LOST", what: "the server crashed" },
+  { state: "57P03", code: "CONNECTION_FAILED", what: "the server is starting or stopping" },
+  { state: "08", code: "CONNECTION_LOST", what: "the connection failed" },
+  { state: "42P01", code: "SCHEMA_MISSING", what: "a table does not exist" },
+  { state: "3F000", code: "SCHEMA_MISSING", what: "a schema does not exist" },
+  { state: "22", code: "INVALID_INPUT", what: "invalid input" },
+  { state: "23", code: "INVALID_INPUT", what: "invalid input" },
+];
+
+/**
+ * Maps a database error raised during `operation` to a VpbError; anything else is returned as it is.
+ * PostgreSQL's own message and detail are not kept: they can quote the offending value
+ * (`invalid input syntax for type uuid: "..."`, `Key (email)=(...)`).
+ */
+export function fromDatabaseError(operation: string, e: unknown): unknown {
+  if (e instanceof VpbError || typeof e !== "object" || e === null) return e;
+  const {
+    code: sqlstate,
+    constraint,
+    detail,
+  } = e as { code?: unknown; constraint?: string; detail?: string };
+  if (typeof sqlstate !== "string") return e;
+  const match = SQLSTATE_CODES.find(
+    (m) =>
+      (m.state === sqlstate || (m.state.length === 2 && sqlstate.startsWith(m.state))) &&
+      (m.detail === undefined || m.detail === detail),
+  );
+  if (!match) return e;
+  const rule = constraint ? `constraint ${constraint}` : `SQLSTATE ${sqlstate}`;
+  return dataError(match.code, `${operation}: ${match.what} (${rule})`, {
+    cause: e,
+    pg: { code: sqlstate, ...(constraint ? { constraint } : {}) },
+  });
 }

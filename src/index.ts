@@ -1,9 +1,17 @@
 /** vpb-db's programmatic API: the migration runner, the doctor, the embedded server, the type generator. */
-export { applyBootstrap, type BootstrapResult } from "./bootstrap.ts";
+
 export { type Config, parseConfig, redactUrl, type Settings } from "./config.ts";
-export { type Finding, runDoctor } from "./doctor.ts";
-export { type EmbeddedOptions, type EmbeddedServer, startEmbedded } from "./embedded-server.ts";
-export { ERROR_CODES, type ErrorCode, isVpbError, VpbError } from "./errors.ts";
+export { applyBootstrap, type BootstrapResult } from "./db/bootstrap.ts";
+export { type EmbeddedOptions, type EmbeddedServer, startEmbedded } from "./db/embedded-server.ts";
+export {
+  type DataErrorCode,
+  ERROR_CODES,
+  type ErrorCode,
+  isVpbError,
+  type PgErrorFields,
+  RetryableError,
+  VpbError,
+} from "./errors.ts";
 export {
   baseline,
   type MigrationResult,
@@ -17,4 +25,5 @@ export {
   reset,
   type StatusResult,
 } from "./migrations/migrator.ts";
-export { generateTypes } from "./typegen.ts";
+export { type Finding, runDoctor } from "./schema/doctor.ts";
+export { generateTypes } from "./schema/typegen.ts";

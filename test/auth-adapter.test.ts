@@ -3,8 +3,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import type pg from "pg";
-import { VpbAdapter } from "../src/auth-adapter.ts";
-import { generateKey } from "../src/token-cipher.ts";
+import { VpbAdapter } from "../src/auth/adapter.ts";
+import { generateKey } from "../src/auth/token-cipher.ts";
 import { client, createDatabase } from "./support/harness.ts";
 import { PGBOUNCER, startPgBouncer } from "./support/pgbouncer.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { applyBootstrap } from "../src/bootstrap.ts";
-import { catalogSnapshot } from "../src/catalog.ts";
+import { applyBootstrap } from "../src/db/bootstrap.ts";
 import { migrateUp } from "../src/migrations/migrator.ts";
+import { catalogSnapshot } from "./support/catalog.ts";
 import { fixtureProject } from "./support/fixtures.ts";
 import { client, createDatabase } from "./support/harness.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { runDoctor } from "../src/doctor.ts";
+import { runDoctor } from "../src/schema/doctor.ts";
 import { runCli } from "./support/cli.ts";
 import { client, createDatabase } from "./support/harness.ts";
 

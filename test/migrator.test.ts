@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { appendFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { catalogSnapshot } from "../src/catalog.ts";
 import {
   baseline,
   migrateDown,
@@ -14,6 +13,7 @@ import {
   STATUS_EXIT,
   statusExitCode,
 } from "../src/migrations/migrator.ts";
+import { catalogSnapshot } from "./support/catalog.ts";
 import { fixtureProject } from "./support/fixtures.ts";
 import { client, createDatabase } from "./support/harness.ts";
 

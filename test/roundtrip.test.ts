@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { applyBootstrap } from "../src/bootstrap.ts";
-import { catalogSnapshot } from "../src/catalog.ts";
+import { applyBootstrap } from "../src/db/bootstrap.ts";
 import { readMigrations } from "../src/migrations/migration-files.ts";
 import { migrateDown, migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
+import { catalogSnapshot } from "./support/catalog.ts";
 import { client, createDatabase, ROOT } from "./support/harness.ts";
 
 const migrationsDir = path.join(ROOT, "database/migrations");

@@ -12,9 +12,9 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { startEmbedded } from "../src/embedded-server.ts";
+import { startEmbedded } from "../src/db/embedded-server.ts";
+import { stopOnSignal } from "../src/db/shutdown.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
-import { stopOnSignal } from "../src/shutdown.ts";
 import { startSystemServer } from "./support/debian-server.ts";
 import { TEMPLATE_DB, TEST_DB_PREFIX } from "./support/names.ts";
 
@@ -114,6 +114,7 @@ function runNodeTest(
 
 async function main(): Promise<number> {
   const files = testFiles();
+  process.stdout.write(`Node.js ${process.version}, PostgreSQL majors ${majors.join(", ")}\n`);
   let pass = 0;
   let fail = 0;
   for (const major of majors) {

@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { createDb, type Db, isSdkError, type SdkErrorCode } from "../src/sdk/index.ts";
+import { createDb, type DataErrorCode, type Db, isVpbError } from "../src/sdk/index.ts";
 import { client, createDatabase } from "./support/harness.ts";
 import { PGBOUNCER, startPgBouncer } from "./support/pgbouncer.ts";
 import { audioPath, insert, user } from "./support/rows.ts";
 
-async function rejectsWith(p: Promise<unknown>, code: SdkErrorCode, secret?: string) {
+async function rejectsWith(p: Promise<unknown>, code: DataErrorCode, secret?: string) {
   await assert.rejects(p, (e: unknown) => {
-    assert.ok(isSdkError(e), `expected an SdkError, got ${String(e)}`);
+    assert.ok(isVpbError(e), `expected a VpbError, got ${String(e)}`);
     assert.equal(e.code, code, e.message);
     if (secret) assert.ok(!e.message.includes(secret), "the message must not quote the input");
     return true;
@@ -91,8 +91,8 @@ for (const route of routes) {
       assert.equal(pages, 3);
       const stats = await me.projects.stats();
       assert.equal(stats.active_projects, 6);
-      await rejectsWith(me.projects.list({ cursor: "garbage" }), "invalid_input");
-      await rejectsWith(db.asUser(stranger).projects.get(sharedId), "not_found");
+      await rejectsWith(me.projects.list({ cursor: "garbage" }), "INVALID_INPUT");
+      await rejectsWith(db.asUser(stranger).projects.get(sharedId), "NOT_FOUND");
       const asViewer = await db.asUser(viewer).projects.get(sharedId);
       assert.equal(asViewer.name, "Shared");
     });
@@ -101,15 +101,15 @@ for (const route of routes) {
       const p = await db.asUser(owner).projects.create({ name: "Versioned" });
       const v2 = await db.asUser(owner).projects.update(p.id, 1, { name: "Second" });
       assert.equal(v2.version, 2);
-      await rejectsWith(db.asUser(owner).projects.update(p.id, 1, { name: "Stale" }), "conflict");
+      await rejectsWith(db.asUser(owner).projects.update(p.id, 1, { name: "Stale" }), "CONFLICT");
       const shared = await db.asUser(owner).projects.get(sharedId);
       await rejectsWith(
         db.asUser(viewer).projects.update(sharedId, shared.version, { name: "Nope" }),
-        "forbidden",
+        "FORBIDDEN",
       );
       await rejectsWith(
         db.asUser(stranger).projects.update(sharedId, shared.version, { name: "Nope" }),
-        "not_found",
+        "NOT_FOUND",
       );
       const edited = await db
         .asUser(editor)
@@ -153,11 +153,11 @@ for (const route of routes) {
       );
       await rejectsWith(
         db.asUser(owner).components.applyLayout(p.id, { expectedVersion: 2, delete: [box] }),
-        "conflict",
+        "CONFLICT",
       );
       await rejectsWith(
         db.asUser(viewer).components.applyLayout(sharedId, { upsert: [{ id: randomUUID(), type: "note" }] }),
-        "forbidden",
+        "FORBIDDEN",
       );
       // A bad component anywhere in the batch leaves everything as it was.
       await rejectsWith(
@@ -167,7 +167,7 @@ for (const route of routes) {
             { id: randomUUID(), type: "text", width: -1 },
           ],
         }),
-        "invalid_input",
+        "INVALID_INPUT",
       );
       assert.equal((await db.asUser(owner).projects.get(p.id)).components.length, 2);
     });
@@ -176,13 +176,13 @@ for (const route of routes) {
       const me = db.asUser(owner);
       const p = await me.projects.create({ name: "Trash me" });
       await me.projects.softDelete(p.id);
-      await rejectsWith(db.asUser(editor).projects.softDelete(sharedId), "not_found");
+      await rejectsWith(db.asUser(editor).projects.softDelete(sharedId), "NOT_FOUND");
       await me.projects.restore(p.id);
       const copy = await me.projects.duplicate(sharedId, "Copy");
       assert.equal((await me.projects.get(copy)).name, "Copy");
       const active = (await me.projects.stats()).active_projects;
       for (let i = active; i < 10; i++) await me.projects.create({ name: `fill ${i}` });
-      await rejectsWith(me.projects.create({ name: "eleventh" }), "quota_exceeded");
+      await rejectsWith(me.projects.create({ name: "eleventh" }), "QUOTA_EXCEEDED");
     });
 
     test("audio: register with a browser MIME type, list; bad paths are refused", async () => {
@@ -208,7 +208,7 @@ for (const route of routes) {
           mimeType: "audio/webm",
           sizeBytes: 1,
         }),
-        "invalid_input",
+        "INVALID_INPUT",
       );
       await rejectsWith(
         db.asUser(viewer).audio.register({
@@ -217,7 +217,7 @@ for (const route of routes) {
           mimeType: "audio/webm",
           sizeBytes: 1,
         }),
-        "forbidden",
+        "FORBIDDEN",
       );
       await rejectsWith(
         me.audio.register({
@@ -226,7 +226,7 @@ for (const route of routes) {
           mimeType: "audio/webm",
           sizeBytes: 60_000_000,
         }),
-        "invalid_input",
+        "INVALID_INPUT",
       );
     });
 
@@ -254,7 +254,7 @@ for (const route of routes) {
           provider: "p",
           status: "completed",
         }),
-        "invalid_input",
+        "INVALID_INPUT",
       );
       const first = await me.prompts.history(sharedId, { limit: 2 });
       assert.equal(first.items.length, 2);
@@ -278,7 +278,7 @@ for (const route of routes) {
         },
       ]);
       assert.deepEqual(await me.costs.monthly("2001-01"), []);
-      await rejectsWith(me.costs.monthly("January"), "invalid_input");
+      await rejectsWith(me.costs.monthly("January"), "INVALID_INPUT");
     });
 
     test("collaborators: invite, accept, change role, remove; only admins manage", async () => {
@@ -297,15 +297,15 @@ for (const route of routes) {
       const inv = await db.asUser(lead).collaborators.invite(p.id, email, "viewer");
       await rejectsWith(
         db.asUser(stranger).collaborators.invite(p.id, "x@example.com", "admin"),
-        "forbidden",
+        "FORBIDDEN",
       );
       await db.asUser(invitee.id).collaborators.accept(p.id);
-      await rejectsWith(db.asUser(invitee.id).collaborators.accept(p.id), "not_found");
-      await rejectsWith(db.asUser(invitee.id).collaborators.changeRole(inv.id, "admin"), "not_found");
+      await rejectsWith(db.asUser(invitee.id).collaborators.accept(p.id), "NOT_FOUND");
+      await rejectsWith(db.asUser(invitee.id).collaborators.changeRole(inv.id, "admin"), "NOT_FOUND");
       assert.equal((await db.asUser(lead).collaborators.changeRole(inv.id, "editor")).role, "editor");
       assert.equal((await db.asUser(invitee.id).collaborators.list(p.id)).length, 1);
       await db.asUser(invitee.id).collaborators.remove(inv.id);
-      await rejectsWith(db.asUser(invitee.id).projects.get(p.id), "not_found");
+      await rejectsWith(db.asUser(invitee.id).projects.get(p.id), "NOT_FOUND");
     });
 
     test("activity is recorded in batches; maintenance runs as the service", async () => {
@@ -317,7 +317,19 @@ for (const route of routes) {
         })),
       );
       assert.equal(n, 250);
-      await rejectsWith(db.asUser(owner).activity.record([{ action: "Bad Action" }]), "invalid_input");
+      await rejectsWith(db.asUser(owner).activity.record([{ action: "Bad Action" }]), "INVALID_INPUT");
+      const yesterday = new Date(Date.now() - 86_400_000).toISOString();
+      await db.asUser(owner).activity.record([{ action: "project.open", occurredAt: yesterday }]);
+      const today = new Date().toISOString().slice(0, 10);
+      const trend = await db.asUser(owner).activity.trend(7);
+      assert.deepEqual(trend.at(-1), { day: today, actions: 250 });
+      assert.deepEqual(trend.at(-2), { day: yesterday.slice(0, 10), actions: 1 });
+      assert.deepEqual(
+        await db.asUser(stranger).activity.trend(),
+        [],
+        "another user's actions are not counted",
+      );
+      await rejectsWith(db.asUser(owner).activity.trend(0), "INVALID_INPUT");
       const m = await db.asService().maintenance();
       assert.deepEqual(m.partitionsDropped, []);
       assert.ok(Array.isArray(m.partitionsCreated));
@@ -325,10 +337,10 @@ for (const route of routes) {
 
     test("errors carry no parameter values", async () => {
       const secret = "s3cret-value-in-input";
-      await rejectsWith(db.asUser(owner).projects.get(secret), "invalid_input", secret);
+      await rejectsWith(db.asUser(owner).projects.get(secret), "INVALID_INPUT", secret);
       await rejectsWith(
         db.asUser(owner).projects.create({ name: secret, layout: [] as unknown as Record<string, unknown> }),
-        "invalid_input",
+        "INVALID_INPUT",
         secret,
       );
       const dup = await db
@@ -341,7 +353,7 @@ for (const route of routes) {
         db
           .asService()
           .transaction((tx) => tx.query("insert into users (email) values ($1)", [`${secret}@example.com`])),
-        "conflict",
+        "CONFLICT",
         secret,
       );
     });

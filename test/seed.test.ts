@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import pg from "pg";
-import { seed } from "../src/seed.ts";
+import { seed } from "../src/dev/seed.ts";
 import { client, createDatabase } from "./support/harness.ts";
 
 async function seeded(scale: number) {

@@ -34,7 +34,10 @@ test(
     const port = 21000 + Math.floor(Math.random() * 4000);
     const blocker = await occupy(port);
     const env = { ...process.env, DATABASE_URL: "", VPB_DATA_DIR: dataDir, VPB_PG_PORT: String(port) };
-    const child = spawn(process.execPath, [path.join(ROOT, "dist/src/cli.js"), "start"], { cwd: ROOT, env });
+    const child = spawn(process.execPath, [path.join(ROOT, "dist/src/cli/main.js"), "start"], {
+      cwd: ROOT,
+      env,
+    });
     let stdout = "";
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => {
@@ -162,7 +165,7 @@ test("`start` works for a normal (non-root) user too", asPostgresUser, async () 
   spawnSync("chown", ["postgres:postgres", dataDir]);
   const r = spawnSync(
     "runuser",
-    ["-u", "postgres", "--", process.execPath, path.join(ROOT, "dist/src/cli.js"), "start", "--once"],
+    ["-u", "postgres", "--", process.execPath, path.join(ROOT, "dist/src/cli/main.js"), "start", "--once"],
     {
       cwd: ROOT,
       encoding: "utf8",

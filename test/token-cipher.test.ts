@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
-import { isVpbError } from "../src/errors.ts";
 import {
   decryptToken,
   encryptToken,
@@ -10,8 +9,9 @@ import {
   type KeyRing,
   parseKeyRing,
   tokenAad,
-} from "../src/token-cipher.ts";
-import { rotateTokenKeys } from "../src/token-rotation.ts";
+} from "../src/auth/token-cipher.ts";
+import { rotateTokenKeys } from "../src/auth/token-rotation.ts";
+import { isVpbError } from "../src/errors.ts";
 import { runCli } from "./support/cli.ts";
 import { client, createDatabase } from "./support/harness.ts";
 import { insert, user } from "./support/rows.ts";

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { generateTypes, TYPES_FILE } from "../src/typegen.ts";
+import { generateTypes, TYPES_FILE } from "../src/schema/typegen.ts";
 import { createDatabase, MAJOR, ROOT } from "./support/harness.ts";
 
 const once = { skip: MAJOR !== 17 ? "the committed types are PostgreSQL 17's" : false };

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type pg from "pg";
-import { applyBootstrap, type BootstrapResult } from "../bootstrap.ts";
-import { connect } from "../database.ts";
+import { applyBootstrap, type BootstrapResult } from "../db/bootstrap.ts";
+import { connect } from "../db/target.ts";
 import { isVpbError, VpbError } from "../errors.ts";
 import { PACKAGE_ROOT } from "../package-root.ts";
 import { acquireLock, releaseLock } from "./lock.ts";

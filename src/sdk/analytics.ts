@@ -1,5 +1,6 @@
+import { dataError } from "../errors.ts";
 import { type Actor, inTransaction, type Runner, requireUser } from "./db.ts";
-import { SdkError } from "./errors.ts";
+import { ACTIVITY_TREND, MONTHLY_COSTS } from "./queries.ts";
 import * as v from "./validate.ts";
 
 export interface ActivityEvent {
@@ -8,6 +9,12 @@ export interface ActivityEvent {
   metadata?: Record<string, unknown>;
   /** ISO time the action happened; defaults to now. */
   occurredAt?: string;
+}
+
+export interface ActivityDay {
+  /** The UTC day, `2026-11-26`. */
+  day: string;
+  actions: number;
 }
 
 export interface MonthlyCost {
@@ -26,16 +33,16 @@ export function activity(runner: Runner, actor: Actor) {
       const op = "activity.record";
       const user = requireUser(actor, op);
       if (!Array.isArray(events) || events.length === 0 || events.length > 10_000) {
-        throw new SdkError("invalid_input", `${op}: events must be a list of 1 to 10000`);
+        throw dataError("INVALID_INPUT", `${op}: events must be a list of 1 to 10000`);
       }
       const rows = events.map((e, i) => {
         if (typeof e.action !== "string" || !/^[a-z][a-z0-9_.]{0,63}$/.test(e.action)) {
-          throw new SdkError("invalid_input", `${op}: events[${i}].action must look like project.open`);
+          throw dataError("INVALID_INPUT", `${op}: events[${i}].action must look like project.open`);
         }
         if (e.projectId !== undefined) v.uuid(op, `events[${i}].projectId`, e.projectId);
         if (e.metadata !== undefined) v.object(op, `events[${i}].metadata`, e.metadata);
         if (e.occurredAt !== undefined && Number.isNaN(Date.parse(e.occurredAt))) {
-          throw new SdkError("invalid_input", `${op}: events[${i}].occurredAt must be an ISO time`);
+          throw dataError("INVALID_INPUT", `${op}: events[${i}].occurredAt must be an ISO time`);
         }
         return {
           action: e.action,
@@ -54,6 +61,17 @@ export function activity(runner: Runner, actor: Actor) {
         return r.rowCount ?? 0;
       });
     },
+
+    /** The user's actions per UTC day over the last `days` days (1 to 366, default 30), oldest first. */
+    async trend(days = 30): Promise<ActivityDay[]> {
+      const op = "activity.trend";
+      const user = requireUser(actor, op);
+      v.int(op, "days", days, 1, 366);
+      return inTransaction(runner, actor, op, async (tx) => {
+        const { rows } = await tx.query<ActivityDay>(ACTIVITY_TREND, [user, days]);
+        return rows;
+      });
+    },
   };
 }
 
@@ -64,15 +82,11 @@ export function costs(runner: Runner, actor: Actor) {
       const op = "costs.monthly";
       const user = requireUser(actor, op);
       if (typeof month !== "string" || !/^\d{4}-\d{2}(-\d{2})?$/.test(month)) {
-        throw new SdkError("invalid_input", `${op}: month must look like 2026-11`);
+        throw dataError("INVALID_INPUT", `${op}: month must look like 2026-11`);
       }
       const day = month.length === 7 ? `${month}-01` : month;
       return inTransaction(runner, actor, op, async (tx) => {
-        const { rows } = await tx.query<MonthlyCost>(
-          `select provider, model, calls::int, input_tokens::int, output_tokens::int, cost_usd::text
-             from public.get_monthly_api_costs($1, $2::date)`,
-          [user, day],
-        );
+        const { rows } = await tx.query<MonthlyCost>(MONTHLY_COSTS, [user, day]);
         return rows;
       });
     },

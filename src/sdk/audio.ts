@@ -1,6 +1,7 @@
 import type { Tables } from "../../database/types/database.types.ts";
-import { decodeCursor, type Page, page } from "./cursor.ts";
+import { decodeCursor, keysetArgs, type Page, page } from "./cursor.ts";
 import { type Actor, inTransaction, type Runner, requireUser } from "./db.ts";
+import { AUDIO_PAGE, AUDIO_COLUMNS as COLUMNS } from "./queries.ts";
 import * as v from "./validate.ts";
 
 export type AudioRecording = Tables<"audio_recordings">;
@@ -15,9 +16,6 @@ export interface NewRecording {
   sampleRateHz?: number;
   componentId?: string;
 }
-
-const COLUMNS =
-  "id, project_id, owner_id, user_id, component_id, bucket_id, storage_path, mime_type, size_bytes, duration_ms, sample_rate_hz, transcript, transcript_status, created_at, updated_at";
 
 export function audio(runner: Runner, actor: Actor) {
   return {
@@ -62,10 +60,7 @@ export function audio(runner: Runner, actor: Actor) {
       const after = decodeCursor(op, options.cursor);
       return inTransaction(runner, actor, op, async (tx) => {
         const { rows } = await tx.query<AudioRecording & { cursor_at: string }>(
-          `select ${COLUMNS}, created_at::text as cursor_at from public.audio_recordings
-            where project_id = $1 and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::uuid))
-            order by created_at desc, id desc limit $4`,
-          [projectId, after?.at ?? null, after?.id ?? null, limit + 1],
+          ...keysetArgs(AUDIO_PAGE, projectId, after, limit),
         );
         return page(rows, limit);
       });

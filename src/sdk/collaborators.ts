@@ -1,6 +1,6 @@
 import type { Tables } from "../../database/types/database.types.ts";
+import { dataError } from "../errors.ts";
 import { type Actor, inTransaction, type Runner, requireUser } from "./db.ts";
-import { SdkError } from "./errors.ts";
 import * as v from "./validate.ts";
 
 export type Collaborator = Tables<"collaborators">;
@@ -14,7 +14,7 @@ export function collaborators(runner: Runner, actor: Actor) {
   const one = async (op: string, sql: string, params: unknown[]) =>
     inTransaction(runner, actor, op, async (tx) => {
       const { rows } = await tx.query<Collaborator>(sql, params);
-      if (!rows[0]) throw new SdkError("not_found", `${op}: not found, or not yours to manage`);
+      if (!rows[0]) throw dataError("NOT_FOUND", `${op}: not found, or not yours to manage`);
       return rows[0];
     });
   return {
@@ -25,7 +25,7 @@ export function collaborators(runner: Runner, actor: Actor) {
       v.uuid(op, "projectId", projectId);
       v.text(op, "email", email, 320);
       if (!/^[^@\s]+@[^@\s]+$/.test(email))
-        throw new SdkError("invalid_input", `${op}: email is not an address`);
+        throw dataError("INVALID_INPUT", `${op}: email is not an address`);
       v.oneOf(op, "role", role, ROLES);
       return one(
         op,

@@ -1,5 +1,5 @@
+import { dataError } from "../errors.ts";
 import { type Actor, inTransaction, type Runner } from "./db.ts";
-import { SdkError } from "./errors.ts";
 import * as v from "./validate.ts";
 
 export const COMPONENT_TYPES = [
@@ -62,10 +62,10 @@ export function components(runner: Runner, actor: Actor) {
       });
       const deletes = (change.delete ?? []).map((id, i) => v.uuid(op, `delete[${i}]`, id));
       if (deletes.some((id) => upserts.some((c) => c.id === id))) {
-        throw new SdkError("invalid_input", `${op}: a component cannot be both upserted and deleted`);
+        throw dataError("INVALID_INPUT", `${op}: a component cannot be both upserted and deleted`);
       }
       if (upserts.length + deletes.length > 5000)
-        throw new SdkError("invalid_input", `${op}: at most 5000 changes at once`);
+        throw dataError("INVALID_INPUT", `${op}: at most 5000 changes at once`);
       return inTransaction(runner, actor, op, async (tx) => {
         const { rows } = await tx.query<{ version: number | null; upserted: number; deleted: number }>(
           `with p as (
@@ -97,7 +97,7 @@ export function components(runner: Runner, actor: Actor) {
         const r = rows[0] as { version: number | null; upserted: number; deleted: number };
         if (r.version !== null) {
           if (r.upserted !== upserts.length) {
-            throw new SdkError("conflict", `${op}: a component id belongs to another project`);
+            throw dataError("CONFLICT", `${op}: a component id belongs to another project`);
           }
           return { version: r.version, upserted: r.upserted, deleted: r.deleted };
         }
@@ -106,14 +106,14 @@ export function components(runner: Runner, actor: Actor) {
           [projectId],
         );
         const project = seen.rows[0];
-        if (!project || project.deleted) throw new SdkError("not_found", `${op}: not found`);
+        if (!project || project.deleted) throw dataError("NOT_FOUND", `${op}: not found`);
         if (change.expectedVersion !== undefined && project.version !== change.expectedVersion) {
-          throw new SdkError(
-            "conflict",
+          throw dataError(
+            "CONFLICT",
             `${op}: the project changed since version ${change.expectedVersion}; reload it`,
           );
         }
-        throw new SdkError("forbidden", `${op}: not allowed for this user`);
+        throw dataError("FORBIDDEN", `${op}: not allowed for this user`);
       });
     },
   };

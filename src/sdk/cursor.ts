@@ -1,4 +1,5 @@
-import { SdkError } from "./errors.ts";
+import { dataError } from "../errors.ts";
+import type { KeysetQuery } from "./queries.ts";
 
 /**
  * Keyset cursors: the sort key of the last row of a page, opaque to the caller. The timestamp is
@@ -22,7 +23,7 @@ export function decodeCursor(operation: string, cursor: string | undefined): Key
   } catch {
     // fall through to the error below
   }
-  throw new SdkError("invalid_input", `${operation}: cursor is not one this API returned`);
+  throw dataError("INVALID_INPUT", `${operation}: cursor is not one this API returned`);
 }
 
 export interface Page<T> {
@@ -42,4 +43,14 @@ export function page<T extends { cursor_at: string; id: string }>(
     items: items.map(({ cursor_at: _, ...rest }) => rest),
     nextCursor: rows.length > limit && last ? encodeCursor({ at: last.cursor_at, id: last.id }) : undefined,
   };
+}
+
+/** The text and values of a keyset page: the first page, or the one after `after`; one row more than `limit`. */
+export function keysetArgs(
+  query: KeysetQuery,
+  filter: string,
+  after: Keyset | undefined,
+  limit: number,
+): [string, unknown[]] {
+  return after ? [query.next, [filter, after.at, after.id, limit + 1]] : [query.first, [filter, limit + 1]];
 }

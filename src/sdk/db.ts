@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
-import { fromDatabaseError, SdkError } from "./errors.ts";
+import { dataError, fromDatabaseError, type VpbError } from "../errors.ts";
 
 /** Who a call runs as: the role and JWT claims Supabase's API would set for the request. */
 export interface Actor {
@@ -39,6 +39,10 @@ export interface Runner {
  * Runs `fn` in one transaction as the actor. The role and claims are set with set_config(..., true),
  * local to the transaction, and nothing else is left on the connection: a transaction-mode pooler
  * may hand the next transaction to another client safely.
+ *
+ * A connection lost on the way (server restart, failover, terminated backend, idle timeout) fails the
+ * call with CONNECTION_LOST (retryable: the server rolled it back), or COMMIT_OUTCOME_UNKNOWN when
+ * it went during COMMIT; the client is discarded and the pool opens fresh ones once the server is back.
  */
 export async function inTransaction<T>(
   runner: Runner,
@@ -48,7 +52,20 @@ export async function inTransaction<T>(
   /** False when `fn` runs the app's SQL (asService().transaction): only the SDK's fixed texts are prepared. */
   sdkQueries = true,
 ): Promise<T> {
-  const client = await runner.pool.connect();
+  let client: pg.PoolClient;
+  try {
+    client = await runner.pool.connect();
+  } catch (e) {
+    throw connectionError(operation, e, "connect");
+  }
+  // pg-pool listens for a client's errors only while it is idle: without a listener of ours, a backend
+  // lost while checked out (between two queries) is an unhandled 'error' event, which ends the process.
+  let lost: Error | undefined;
+  const onError = (e: Error) => {
+    lost = e;
+  };
+  client.on("error", onError);
+  let phase: "work" | "commit" = "work";
   let broken = false;
   try {
     const claims = JSON.stringify(
@@ -61,16 +78,64 @@ export async function inTransaction<T>(
         `set_config('statement_timeout', '${Math.trunc(runner.statementTimeoutMs)}ms', true)`,
     );
     const result = await fn(runner.prepare && sdkQueries ? preparing(client) : client);
+    phase = "commit";
     await client.query("commit");
     return result;
   } catch (e) {
+    if (lost !== undefined || isConnectionError(e)) {
+      broken = true;
+      throw connectionError(operation, e, phase);
+    }
     await client.query("rollback").catch(() => {
       broken = true;
     });
     throw fromDatabaseError(operation, e);
   } finally {
-    client.release(broken);
+    // A broken client is destroyed, not pooled, and keeps our listener for any late error.
+    if (broken || lost !== undefined) client.release(true);
+    else {
+      client.removeListener("error", onError);
+      client.release();
+    }
   }
+}
+
+const SOCKET_ERRORS = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+]);
+
+/** A failure of the connection itself (no server answer), as node-postgres reports it. */
+function isConnectionError(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === "string") return SOCKET_ERRORS.has(code) || /^(08|57P0[1-3])/.test(code);
+  return /Connection terminated|not queryable|connection timeout|timeout exceeded when trying to connect/i.test(
+    e.message,
+  );
+}
+
+function connectionError(operation: string, cause: unknown, phase: "connect" | "work" | "commit"): VpbError {
+  const state = (cause as { code?: unknown } | undefined)?.code;
+  const sqlstate = typeof state === "string" && /^[0-9A-Z]{5}$/.test(state) ? state : undefined;
+  const pgInfo = sqlstate ? { pg: { code: sqlstate } } : {};
+  if (phase === "connect") {
+    return dataError("CONNECTION_FAILED", `${operation}: cannot reach the database`, { cause, ...pgInfo });
+  }
+  // An error answer to COMMIT means the server did not commit; silence means nobody knows.
+  if (phase === "commit" && sqlstate === undefined) {
+    return dataError("COMMIT_OUTCOME_UNKNOWN", `${operation}: the connection was lost during COMMIT`, {
+      cause,
+    });
+  }
+  return dataError("CONNECTION_LOST", `${operation}: the connection to the database was lost`, {
+    cause,
+    ...pgInfo,
+  });
 }
 
 export function createRunner(options: DbOptions): Runner {
@@ -110,6 +175,6 @@ function preparing(client: pg.PoolClient): Tx {
 }
 
 export function requireUser(actor: Actor, operation: string): string {
-  if (!actor.userId) throw new SdkError("invalid_input", `${operation}: needs a user (use asUser)`);
+  if (!actor.userId) throw dataError("INVALID_INPUT", `${operation}: needs a user (use asUser)`);
   return actor.userId;
 }

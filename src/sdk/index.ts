@@ -19,13 +19,19 @@ import { projects } from "./projects.ts";
 import { prompts } from "./prompts.ts";
 import * as v from "./validate.ts";
 
-export type { ActivityEvent, MonthlyCost } from "./analytics.ts";
+export {
+  type DataErrorCode,
+  type ErrorCode,
+  isVpbError,
+  RetryableError,
+  VpbError,
+} from "../errors.ts";
+export type { ActivityDay, ActivityEvent, MonthlyCost } from "./analytics.ts";
 export type { AudioRecording, NewRecording } from "./audio.ts";
 export type { Collaborator, Role } from "./collaborators.ts";
 export type { ComponentInput, LayoutChange, LayoutResult } from "./components.ts";
 export type { Page } from "./cursor.ts";
 export type { DbOptions, Tx } from "./db.ts";
-export { isSdkError, SdkError, type SdkErrorCode } from "./errors.ts";
 export type { NewProject, Project, ProjectPatch, ProjectStats } from "./projects.ts";
 export type { NewGeneration, PromptGeneration } from "./prompts.ts";
 

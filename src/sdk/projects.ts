@@ -1,7 +1,8 @@
 import type { Tables } from "../../database/types/database.types.ts";
-import { decodeCursor, type Page, page } from "./cursor.ts";
+import { dataError } from "../errors.ts";
+import { decodeCursor, keysetArgs, type Page, page } from "./cursor.ts";
 import { type Actor, inTransaction, type Runner, requireUser } from "./db.ts";
-import { SdkError } from "./errors.ts";
+import { PROJECT_COLUMNS as COLUMNS, PROJECT_WITH_COMPONENTS, PROJECTS_PAGE } from "./queries.ts";
 import * as v from "./validate.ts";
 
 export type Project = Tables<"projects">;
@@ -24,9 +25,6 @@ export interface NewProject {
 }
 
 export type ProjectPatch = Partial<NewProject>;
-
-const COLUMNS =
-  "id, owner_id, name, description, layout, settings, version, deleted_at, created_at, updated_at";
 
 /** timestamptz as ISO text, keeping microseconds. */
 const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -59,11 +57,7 @@ export function projects(runner: Runner, actor: Actor) {
       const after = decodeCursor(op, options.cursor);
       return inTransaction(runner, actor, op, async (tx) => {
         const { rows } = await tx.query<Project & { cursor_at: string }>(
-          `select ${COLUMNS}, updated_at::text as cursor_at from public.projects
-            where owner_id = $1 and deleted_at is null
-              and ($2::timestamptz is null or (updated_at, id) < ($2::timestamptz, $3::uuid))
-            order by updated_at desc, id desc limit $4`,
-          [owner, after?.at ?? null, after?.id ?? null, limit + 1],
+          ...keysetArgs(PROJECTS_PAGE, owner, after, limit),
         );
         return page(rows, limit);
       });
@@ -74,15 +68,8 @@ export function projects(runner: Runner, actor: Actor) {
       const op = "projects.get";
       v.uuid(op, "id", id);
       return inTransaction(runner, actor, op, async (tx) => {
-        const { rows } = await tx.query<Project & { components: Component[] }>(
-          `select ${COLUMNS.split(", ")
-            .map((c) => `p.${c}`)
-            .join(", ")},
-                  coalesce((select json_agg(c order by c.z_index, c.id) from public.project_components c where c.project_id = p.id), '[]') as components
-             from public.projects p where p.id = $1`,
-          [id],
-        );
-        if (!rows[0]) throw new SdkError("not_found", `${op}: not found`);
+        const { rows } = await tx.query<Project & { components: Component[] }>(PROJECT_WITH_COMPONENTS, [id]);
+        if (!rows[0]) throw dataError("NOT_FOUND", `${op}: not found`);
         return rows[0];
       });
     },
@@ -107,7 +94,7 @@ export function projects(runner: Runner, actor: Actor) {
         sets.push(`layout = $${values.push(v.object(op, "layout", patch.layout))}`);
       if (patch.settings !== undefined)
         sets.push(`settings = $${values.push(v.object(op, "settings", patch.settings))}`);
-      if (sets.length === 0) throw new SdkError("invalid_input", `${op}: nothing to change`);
+      if (sets.length === 0) throw dataError("INVALID_INPUT", `${op}: nothing to change`);
       return inTransaction(runner, actor, op, async (tx) => {
         const { rows } = await tx.query<Project>(
           `update public.projects set ${sets.join(", ")} where id = $1 and version = $2 returning ${COLUMNS}`,
@@ -118,14 +105,14 @@ export function projects(runner: Runner, actor: Actor) {
           "select version from public.projects where id = $1",
           [id],
         );
-        if (!seen.rows[0]) throw new SdkError("not_found", `${op}: not found`);
+        if (!seen.rows[0]) throw dataError("NOT_FOUND", `${op}: not found`);
         if (seen.rows[0].version !== expectedVersion) {
-          throw new SdkError(
-            "conflict",
+          throw dataError(
+            "CONFLICT",
             `${op}: the project changed since version ${expectedVersion}; reload it`,
           );
         }
-        throw new SdkError("forbidden", `${op}: not allowed for this user`);
+        throw dataError("FORBIDDEN", `${op}: not allowed for this user`);
       });
     },
 
@@ -153,7 +140,7 @@ export function projects(runner: Runner, actor: Actor) {
           `update public.projects set deleted_at = null where id = $1 and owner_id = $2 and deleted_at is not null returning ${COLUMNS}`,
           [id, user],
         );
-        if (!rows[0]) throw new SdkError("not_found", `${op}: no such project in the trash`);
+        if (!rows[0]) throw dataError("NOT_FOUND", `${op}: no such project in the trash`);
         return rows[0];
       });
     },

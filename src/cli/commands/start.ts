@@ -1,9 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { closeOnSignal, loadConfig, migratorOptions, progressLine } from "../cli-context.ts";
-import { openTarget } from "../database.ts";
-import { migrateUp } from "../migrations/migrator.ts";
+import { openTarget } from "../../db/target.ts";
+import { migrateUp } from "../../migrations/migrator.ts";
+import { closeOnSignal, loadConfig, migratorOptions, progressLine } from "../context.ts";
 import { formatRun } from "../report.ts";
 
 export function register(program: Command): void {

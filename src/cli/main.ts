@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { CommanderError } from "commander";
-import { isVpbError } from "./errors.ts";
+import { isVpbError } from "../errors.ts";
 import { buildProgram } from "./program.ts";
 import { formatError } from "./report.ts";
 

@@ -1,5 +1,5 @@
-import type { VpbError } from "./errors.ts";
-import type { RunResult, StatusResult } from "./migrations/migrator.ts";
+import type { VpbError } from "../errors.ts";
+import type { RunResult, StatusResult } from "../migrations/migrator.ts";
 
 /** Human-readable text of an error: code, cause, Postgres fields (already in the message), remedy. */
 export function formatError(e: VpbError): string {

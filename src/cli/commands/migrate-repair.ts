@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../cli-context.ts";
-import { repair } from "../migrations/migrator.ts";
+import { repair } from "../../migrations/migrator.ts";
+import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../context.ts";
 import { formatRun, toJson } from "../report.ts";
 
 export function register(migrate: Command): void {

@@ -1,14 +1,27 @@
 /**
- * The app's main queries, as the SDK runs them: the source of database/QUERY_PATTERNS.md (whose
- * plans `npm run bench` records at scale), of the plan-shape test, and of the benchmarks.
+ * The app's main queries at scale, each the very text the SDK runs (src/sdk/queries.ts), with
+ * parameters for one user and project and what its plan must be: the source of
+ * database/QUERY_PATTERNS.md (whose plans `npm run bench` records at scale), of the plan-shape test,
+ * and of the benchmarks. Test and benchmark code: not part of the published package.
  */
+import {
+  ACTIVITY_TREND,
+  MONTHLY_COSTS,
+  PROJECT_WITH_COMPONENTS,
+  PROJECTS_PAGE,
+  PROMPT_HISTORY_PAGE,
+} from "../src/sdk/queries.ts";
+
 export interface QueryPattern {
   name: string;
   /** Why the query looks as it does and what the plan must be. */
   why: string;
+  /** The SDK's text. */
   sql: string;
   /** Index names the plan must use. */
   mustUse: string[];
+  /** Text an index scan's condition must contain (a keyset bound that must not become a filter). */
+  indexCond?: string;
   /** Relations the plan must not read with a sequential scan. */
   noSeqScan: string[];
   /** Parameters for a user and one of their projects. */
@@ -22,18 +35,28 @@ export interface PatternContext {
   projectId: string;
 }
 
+const LAST = ["infinity", "ffffffff-ffff-ffff-ffff-ffffffffffff"];
+
 export const QUERY_PATTERNS: QueryPattern[] = [
   {
-    name: "A user's projects, page by page",
+    name: "A user's projects, first page",
+    why:
+      "projects_owner_id_updated_at_idx (owner_id, updated_at desc, id desc) returns the user's live projects already in " +
+      "order, and LIMIT stops the scan after one page (plus one row, which says whether there is a next page).",
+    sql: PROJECTS_PAGE.first,
+    params: (ctx) => [ctx.userId, 21],
+    mustUse: ["projects_owner_id_updated_at_idx"],
+    noSeqScan: ["projects"],
+  },
+  {
+    name: "A user's projects, the page after a cursor",
     why:
       "Keyset pagination on (updated_at, id): the next page starts right after the last row seen, so page 1,000 costs what page 1 " +
-      "costs. projects_owner_id_updated_at_idx (owner_id, updated_at desc, id desc) returns the rows already in order; the row " +
-      "comparison (updated_at, id) < (...) is an index condition, and LIMIT stops the scan after one page.",
-    sql: `select id, name, updated_at, version from public.projects
- where owner_id = $1 and deleted_at is null
-   and (updated_at, id) < ($2::timestamptz, $3::uuid)
- order by updated_at desc, id desc limit 20`,
-    params: (ctx) => [ctx.userId, "infinity", "ffffffff-ffff-ffff-ffff-ffffffffffff"],
+      "costs. The row comparison (updated_at, id) < (...) is an index condition of projects_owner_id_updated_at_idx, also in a " +
+      "prepared statement's generic plan (a single text with `$2 is null or ...` would lose that, so the SDK has two).",
+    sql: PROJECTS_PAGE.next,
+    params: (ctx) => [ctx.userId, ...LAST, 21],
+    indexCond: "ROW(updated_at, id) <",
     mustUse: ["projects_owner_id_updated_at_idx"],
     noSeqScan: ["projects"],
   },
@@ -43,34 +66,28 @@ export const QUERY_PATTERNS: QueryPattern[] = [
       "One round trip: the project by primary key and its components aggregated in stacking order, found through an index " +
       "leading with project_id (project_components_project_id_z_index_idx, which also serves the foreign key, or the " +
       "(project_id, parent_id) one: with about twenty rows per project the planner may take either and sort).",
-    sql: `select p.id, p.name, p.layout, p.version,
-       coalesce((select json_agg(c order by c.z_index, c.id) from public.project_components c where c.project_id = p.id), '[]') as components
-  from public.projects p where p.id = $1::uuid`,
+    sql: PROJECT_WITH_COMPONENTS,
     params: (ctx) => [ctx.projectId],
     // Either index leading with project_id: the planner picks by cost (a bitmap scan and a sort of ~20 rows is fine).
     mustUse: ["projects_pkey", "project_components_project_id_"],
     noSeqScan: ["projects", "project_components"],
   },
   {
-    name: "A project's prompt history",
+    name: "A project's prompt history, the page after a cursor",
     why: "Newest first with a keyset cursor, through prompt_generations_project_id_created_at_idx (project_id, created_at desc, id desc).",
-    sql: `select id, model, status, cost_usd, created_at from public.prompt_generations
- where project_id = $1::uuid and (created_at, id) < ($2::timestamptz, $3::uuid)
- order by created_at desc, id desc limit 20`,
-    params: (ctx) => [ctx.projectId, "infinity", "ffffffff-ffff-ffff-ffff-ffffffffffff"],
+    sql: PROMPT_HISTORY_PAGE.next,
+    params: (ctx) => [ctx.projectId, ...LAST, 21],
+    indexCond: "ROW(created_at, id) <",
     mustUse: ["prompt_generations_project_id_created_at_idx"],
     noSeqScan: ["prompt_generations"],
   },
   {
     name: "A user's API cost this month",
     why:
-      "get_monthly_api_costs' query: the month's bounds prune api_usage to one monthly partition (plus none of the others), and " +
-      "the user's rows come from that partition's (user_id, occurred_at desc) index.",
-    sql: `select provider, model, count(*), sum(input_tokens), sum(output_tokens), sum(cost_usd)
-  from public.api_usage
- where user_id = $1 and occurred_at >= date_trunc('month', now()) and occurred_at < date_trunc('month', now()) + interval '1 month'
- group by provider, model`,
-    params: (ctx) => [ctx.userId],
+      "The SDK calls get_monthly_api_costs; the plan shown is the query inside it: the month's bounds prune api_usage to one " +
+      "monthly partition, and the user's rows come from that partition's (user_id, occurred_at desc) index.",
+    sql: MONTHLY_COSTS,
+    params: (ctx) => [ctx.userId, new Date().toISOString().slice(0, 10)],
     mustUse: ["user_id_occurred_at_idx"],
     noSeqScan: ["api_usage"],
     partitions: { table: "api_usage", allowed: (now) => [partitionName("api_usage", now, 0)] },
@@ -81,10 +98,8 @@ export const QUERY_PATTERNS: QueryPattern[] = [
       "Both bounds matter: with `occurred_at <= now()` as well as the lower bound, partition pruning keeps only the current and " +
       "previous month (without it, every future partition and the default one are read too); in each, the (user_id, occurred_at " +
       "desc) index finds the user's rows of the window.",
-    sql: `select date_trunc('day', occurred_at) as day, count(*) from public.user_activity
- where user_id = $1 and occurred_at >= now() - interval '30 days' and occurred_at <= now()
- group by 1 order by 1`,
-    params: (ctx) => [ctx.userId],
+    sql: ACTIVITY_TREND,
+    params: (ctx) => [ctx.userId, 30],
     mustUse: ["user_id_occurred_at_idx"],
     noSeqScan: ["user_activity"],
     partitions: {

@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type pg from "pg";
-import { VpbError } from "./errors.ts";
-import { PACKAGE_ROOT } from "./package-root.ts";
+import { VpbError } from "../errors.ts";
+import { PACKAGE_ROOT } from "../package-root.ts";
 
 const BOOTSTRAP_FILE = path.join(PACKAGE_ROOT, "database/bootstrap/supabase-compat.sql");
 

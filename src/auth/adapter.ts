@@ -20,8 +20,8 @@ import type {
   AdapterUser,
   VerificationToken,
 } from "@auth/core/adapters";
-import { VpbError } from "./errors.ts";
-import { type Actor, createRunner, type DbOptions, inTransaction, type Tx } from "./sdk/db.ts";
+import { VpbError } from "../errors.ts";
+import { type Actor, createRunner, type DbOptions, inTransaction, type Tx } from "../sdk/db.ts";
 import { decryptToken, encryptToken, type KeyRing, parseKeyRing, tokenAad } from "./token-cipher.ts";
 import { TOKEN_COLUMNS } from "./token-rotation.ts";
 

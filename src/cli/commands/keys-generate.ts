@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { generateKey } from "../token-cipher.ts";
+import { generateKey } from "../../auth/token-cipher.ts";
 
 export function register(keys: Command): void {
   keys

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { VpbError } from "./errors.ts";
+import { VpbError } from "../errors.ts";
 
 /**
  * Column-level encryption of the OAuth tokens in `accounts`: AES-256-GCM in the application, so the

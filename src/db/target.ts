@@ -1,8 +1,8 @@
 import pg from "pg";
-import type { Config } from "./config.ts";
-import { redactUrl } from "./config.ts";
+import type { Config } from "../config.ts";
+import { redactUrl } from "../config.ts";
+import { VpbError } from "../errors.ts";
 import { startEmbedded } from "./embedded-server.ts";
-import { VpbError } from "./errors.ts";
 
 export const MIN_SERVER_VERSION_NUM = 150000;
 

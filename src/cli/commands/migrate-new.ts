@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { loadConfig } from "../cli-context.ts";
-import { VpbError } from "../errors.ts";
-import { readMigrations, rollbackFileName } from "../migrations/migration-files.ts";
+import { VpbError } from "../../errors.ts";
+import { readMigrations, rollbackFileName } from "../../migrations/migration-files.ts";
+import { loadConfig } from "../context.ts";
 
 /** Creates the next-numbered forward migration and its rollback script; returns their paths. */
 export async function newMigration(

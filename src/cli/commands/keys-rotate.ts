@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { loadConfig, progressLine, withTarget } from "../cli-context.ts";
-import { connect } from "../database.ts";
-import { VpbError } from "../errors.ts";
+import { rotateTokenKeys } from "../../auth/token-rotation.ts";
+import { connect } from "../../db/target.ts";
+import { VpbError } from "../../errors.ts";
+import { loadConfig, progressLine, withTarget } from "../context.ts";
 import { toJson } from "../report.ts";
-import { rotateTokenKeys } from "../token-rotation.ts";
 
 export function register(keys: Command): void {
   keys

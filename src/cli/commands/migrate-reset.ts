@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../cli-context.ts";
-import { reset } from "../migrations/migrator.ts";
+import { reset } from "../../migrations/migrator.ts";
+import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../context.ts";
 import { formatRun, toJson } from "../report.ts";
 import { migrateOptions } from "./migrate-options.ts";
 

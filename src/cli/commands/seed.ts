@@ -1,10 +1,10 @@
 import type { Command } from "commander";
 import pg from "pg";
-import { loadConfig, migratorOptions, progressLine, withTarget } from "../cli-context.ts";
-import { connect } from "../database.ts";
-import { VpbError } from "../errors.ts";
-import { migrateUp } from "../migrations/migrator.ts";
-import { seed } from "../seed.ts";
+import { connect } from "../../db/target.ts";
+import { seed } from "../../dev/seed.ts";
+import { VpbError } from "../../errors.ts";
+import { migrateUp } from "../../migrations/migrator.ts";
+import { loadConfig, migratorOptions, progressLine, withTarget } from "../context.ts";
 
 export function register(program: Command): void {
   program

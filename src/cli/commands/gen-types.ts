@@ -1,10 +1,10 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { loadConfig, migratorOptions, withTarget } from "../cli-context.ts";
-import { VpbError } from "../errors.ts";
-import { migrateUp } from "../migrations/migrator.ts";
-import { generateTypes, TYPES_FILE } from "../typegen.ts";
+import { VpbError } from "../../errors.ts";
+import { migrateUp } from "../../migrations/migrator.ts";
+import { generateTypes, TYPES_FILE } from "../../schema/typegen.ts";
+import { loadConfig, migratorOptions, withTarget } from "../context.ts";
 
 export function register(gen: Command): void {
   gen

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../cli-context.ts";
-import { migrationPlan } from "../migrations/migrator.ts";
+import { migrationPlan } from "../../migrations/migrator.ts";
+import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../context.ts";
 
 export function register(migrate: Command): void {
   migrate

@@ -1,7 +1,7 @@
-import { type Config, parseConfig, type Settings } from "./config.ts";
-import { openTarget, type Target } from "./database.ts";
-import type { MigratorOptions, ProgressEvent } from "./migrations/migrator.ts";
-import { stopOnSignal } from "./shutdown.ts";
+import { type Config, parseConfig, type Settings } from "../config.ts";
+import { stopOnSignal } from "../db/shutdown.ts";
+import { openTarget, type Target } from "../db/target.ts";
+import type { MigratorOptions, ProgressEvent } from "../migrations/migrator.ts";
 
 /** Options every migrate command accepts; they override the environment. */
 export interface MigrateFlags {

@@ -4,7 +4,7 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { VpbError } from "./errors.ts";
+import { VpbError } from "../errors.ts";
 
 /** The PostgreSQL major the embedded server runs; its data lives in a folder named for it. */
 export const EMBEDDED_MAJOR = 17;

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../cli-context.ts";
-import { VpbError } from "../errors.ts";
-import { migrateDown } from "../migrations/migrator.ts";
+import { VpbError } from "../../errors.ts";
+import { migrateDown } from "../../migrations/migrator.ts";
+import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../context.ts";
 import { formatRun, toJson } from "../report.ts";
 import { migrateOptions } from "./migrate-options.ts";
 

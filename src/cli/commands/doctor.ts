@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { loadConfig, withTarget } from "../cli-context.ts";
-import { connect } from "../database.ts";
-import { DEFAULT_SCHEMAS, runDoctor } from "../doctor.ts";
+import { connect } from "../../db/target.ts";
+import { DEFAULT_SCHEMAS, runDoctor } from "../../schema/doctor.ts";
+import { loadConfig, withTarget } from "../context.ts";
 import { toJson } from "../report.ts";
 
 /** Exit code when the doctor has findings (0 when it has none). */
