@@ -13,6 +13,7 @@ import {
   STATUS_EXIT,
   statusExitCode,
 } from "../src/migrations/migrator.ts";
+import { assertTransactionOpen } from "../src/migrations/transaction.ts";
 import { catalogSnapshot } from "./support/catalog.ts";
 import { fixtureProject } from "./support/fixtures.ts";
 import { client, createDatabase } from "./support/harness.ts";
@@ -360,4 +361,211 @@ test("bad file names and duplicate numbers are refused with the file named", asy
     "001_pets": THREE["002_pets"],
   });
   assert.equal((await migrateUp(q.options)).error?.code, "MIGRATION_DUPLICATE_NUMBER");
+});
+
+test("transaction control is refused whatever comes before it: a comment, ABORT, END, SAVEPOINT", async () => {
+  const db = await createDatabase("empty");
+  const cases: Record<string, [string, string]> = {
+    "001_note": ["create table t (x int);\n-- note\ncommit;\ncreate table u (x int);\n", ":3:1:"],
+    "001_abort": ["create table t (x int);\nabort;\n", ":2:1:"],
+    "001_end": ["create table t (x int);\n/* done */ end;\n", ":2:12:"],
+    "001_savepoint": ["savepoint a;\ncreate table t (x int);\n", ":1:1:"],
+    "001_prepare": ["create table t (x int);\nprepare transaction 'x';\n", ":2:1:"],
+  };
+  for (const [name, [up, where]] of Object.entries(cases)) {
+    const p = await fixtureProject(db.url, { [name]: { up, down: "drop table t;" } });
+    const r = await migrateUp(p.options);
+    assert.equal(r.error?.code, "MIGRATION_FAILED", name);
+    assert.ok(
+      (r.error?.message ?? "").includes(`${name}.sql${where} transaction control statements are not allowed`),
+      `${name}: ${r.error?.message}`,
+    );
+    assert.match(r.error?.remedy ?? "", /nothing of this migration ran/);
+    const c = await client(db.url);
+    assert.equal((await c.query("select to_regclass('t') as t")).rows[0].t, null, name);
+    assert.equal((await c.query("select count(*)::int as n from vpb_migrate.migrations")).rows[0].n, 0);
+  }
+});
+
+test("COPY FROM STDIN and psql meta-commands are refused before anything runs, with file:line:column", async () => {
+  const db = await createDatabase("empty");
+  const p = await fixtureProject(db.url, {
+    "001_copy": { up: "create table t (x int);\ncopy t from stdin;\n", down: "drop table t;" },
+  });
+  const copy = await migrateUp(p.options);
+  assert.match(copy.error?.message ?? "", /001_copy\.sql:2:1: COPY … FROM STDIN is not allowed/);
+  const q = await fixtureProject(db.url, {
+    "001_meta": { up: "create table t (x int);\n  \\set ON_ERROR_STOP on\n", down: "drop table t;" },
+  });
+  const meta = await migrateUp(q.options);
+  assert.match(meta.error?.message ?? "", /001_meta\.sql:2:3: psql meta-commands .* are not allowed/);
+  assert.equal(meta.error?.pg?.code, "42601");
+  const c = await client(db.url);
+  assert.equal((await c.query("select to_regclass('t') as t")).rows[0].t, null);
+});
+
+test("a syntax error anywhere in the file is reported at its line and column before anything runs", async () => {
+  const db = await createDatabase("empty");
+  const p = await fixtureProject(db.url, {
+    "001_syntax": { up: "create table t (x int);\nselect from t where ;\n", down: "drop table t;" },
+  });
+  const r = await migrateUp(p.options);
+  assert.match(r.error?.message ?? "", /^migrations\/001_syntax\.sql:2:21: syntax error at or near ";"/);
+  assert.match(r.error?.message ?? "", /2 \| select from t where ;\n\s+\|\s{21}\^/);
+  const c = await client(db.url);
+  const events = (await c.query("select kind from vpb_migrate.events")).rows.map((e) => e.kind);
+  assert.deepEqual(events, ["failed"]);
+});
+
+test("the error column is right after multi-byte characters in the failing statement", async () => {
+  const db = await createDatabase("empty");
+  const p = await fixtureProject(db.url, {
+    "001_utf8": { up: "create table t (x text);\nselect 'é😀', nope from t;\n", down: "drop table t;" },
+  });
+  const r = await migrateUp(p.options);
+  // Postgres says "nope" is the 14th character; the emoji before it is one character but two
+  // string units (and two terminal cells), so the column in string units is 15.
+  assert.match(r.error?.message ?? "", /001_utf8\.sql:2:15: column "nope" does not exist/);
+});
+
+test("files are ordered by their number, not their name: 999 runs before 1000 and is rolled back after it", async () => {
+  const db = await createDatabase("empty");
+  const p = await fixtureProject(db.url, {
+    "999_people": THREE["001_people"],
+    "1000_pets": { up: THREE["002_pets"].up, down: "drop table pets;\n" },
+  });
+  const up = await migrateUp(p.options);
+  assert.equal(up.error, undefined, up.error?.message);
+  assert.deepEqual(
+    up.results.map((r) => r.name),
+    ["999_people", "1000_pets"],
+  );
+  const status = await migrationStatus(p.options);
+  assert.deepEqual(
+    status.applied.map((a) => a.name),
+    ["999_people", "1000_pets"],
+  );
+  const down = await migrateDown(p.options, { all: true });
+  assert.equal(down.error, undefined, down.error?.message);
+  assert.deepEqual(
+    down.results.map((r) => r.name),
+    ["1000_pets", "999_people"],
+  );
+});
+
+test("reset holds the migration lock from the first rollback to the last migration", async () => {
+  const db = await createDatabase("empty");
+  const p = await fixtureProject(db.url, {
+    "001_people": { up: THREE["001_people"].up, down: "select pg_sleep(0.5);\ndrop table people;\n" },
+  });
+  await migrateUp(p.options);
+  const other = await client(db.url);
+  let waiting: Promise<unknown> | undefined;
+  const r = await reset(
+    {
+      ...p.options,
+      lockWaitMs: 2000,
+      // Another run asks for the lock while the rollback runs: it must get it only after reset ends.
+      onProgress: (e) => {
+        if (e.kind === "start" && e.direction === "down") {
+          waiting = other.query("select pg_advisory_lock(33337615061969255)");
+        }
+      },
+    },
+    { local: true, force: false },
+  );
+  assert.ok(waiting, "the other run asked for the lock");
+  await waiting;
+  await other.query("select pg_advisory_unlock(33337615061969255)");
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.deepEqual(
+    r.results.map((x) => [x.name, x.direction]),
+    [
+      ["001_people", "down"],
+      ["001_people", "up"],
+    ],
+  );
+});
+
+test("a no-transaction migration failing halfway says what stays applied and names the INVALID index", async () => {
+  const db = await createDatabase("empty");
+  const p = await fixtureProject(db.url, {
+    "001_people": {
+      up: "create table people (id int primary key, name text not null);\ninsert into people values (1, 'a'), (2, 'a');\n",
+      down: "drop table people;",
+    },
+    "002_concurrent": {
+      up: [
+        "-- vpb:no-transaction",
+        "create index concurrently if not exists people_id_name_idx on people (id, name);",
+        "create unique index concurrently if not exists people_name_key on people (name);",
+        "create index concurrently if not exists people_lower_idx on people (lower(name));",
+        "",
+      ].join("\n"),
+      down: "-- vpb:no-transaction\ndrop index concurrently if exists people_name_key;\n",
+    },
+  });
+  const first = await migrateUp(p.options);
+  assert.equal(first.error?.code, "MIGRATION_FAILED");
+  assert.match(first.error?.message ?? "", /002_concurrent\.sql:3:1: could not create unique index/);
+  const remedy = first.error?.remedy ?? "";
+  assert.doesNotMatch(remedy, /nothing of this migration remains/);
+  assert.match(remedy, /outside a transaction/);
+  assert.match(remedy, /Its statement 1 \(of 3\) completed and stays applied/);
+  assert.match(remedy, /not recorded as applied/);
+  assert.match(remedy, /DROP INDEX CONCURRENTLY people_name_key/);
+  const c = await client(db.url);
+  const failed = (
+    await c.query("select detail from vpb_migrate.events where kind = 'failed' order by id desc limit 1")
+  ).rows[0].detail;
+  assert.equal(failed.completed_statements, 1);
+  assert.equal(failed.statements, 3);
+  assert.deepEqual(failed.invalid_indexes, ["people_name_key"]);
+
+  // The data is fixed, but IF NOT EXISTS now skips the INVALID index: that is refused, not recorded.
+  await c.query("delete from people where id = 2");
+  const second = await migrateUp(p.options);
+  assert.equal(second.error?.code, "MIGRATION_FAILED");
+  assert.match(second.error?.message ?? "", /002_concurrent\.sql:3:1: index people_name_key is INVALID/);
+  assert.equal(statusExitCode(await migrationStatus(p.options)), STATUS_EXIT.pending);
+
+  await c.query("drop index concurrently people_name_key");
+  const third = await migrateUp(p.options);
+  assert.equal(third.error, undefined, third.error?.message);
+  const valid = await c.query(
+    "select bool_and(indisvalid) as ok, count(*)::int as n from pg_index where indrelid = 'people'::regclass",
+  );
+  assert.deepEqual(valid.rows[0], { ok: true, n: 4 });
+});
+
+test("the open-transaction proof fails outside a transaction and passes inside one", async () => {
+  const db = await createDatabase("empty");
+  const c = await client(db.url);
+  await assert.rejects(assertTransactionOpen(c), (e: { code?: string }) => e.code === "25P01");
+  await c.query("begin");
+  await assertTransactionOpen(c);
+  await c.query("rollback");
+});
+
+test("a failing repair rolls back: the checksum stays and the next command runs normally", async () => {
+  const db = await createDatabase("empty");
+  const p = await fixtureProject(db.url, THREE);
+  await migrateUp(p.options);
+  await appendFile(path.join(p.migrationsDir, "001_people.sql"), "-- edited\n");
+  const c = await client(db.url);
+  const before = (await c.query("select checksum from vpb_migrate.migrations where name = '001_people'"))
+    .rows;
+  await c.query(`create function public.refuse_repair() returns trigger language plpgsql as $$
+    begin if new.kind = 'repaired' then raise exception 'no repairs today'; end if; return new; end $$`);
+  await c.query(
+    "create trigger refuse_repair before insert on vpb_migrate.events for each row execute function public.refuse_repair()",
+  );
+  await assert.rejects(repair(p.options), /no repairs today/);
+  assert.deepEqual(
+    (await c.query("select checksum from vpb_migrate.migrations where name = '001_people'")).rows,
+    before,
+  );
+  await c.query("drop trigger refuse_repair on vpb_migrate.events");
+  const status = await migrationStatus(p.options);
+  assert.equal(status.problems[0]?.code, "MIGRATION_CHECKSUM_MISMATCH");
 });

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type pg from "pg";
 import { VpbError } from "../errors.ts";
+import { withTransaction } from "../migrations/transaction.ts";
 import { PACKAGE_ROOT } from "../package-root.ts";
 
 const BOOTSTRAP_FILE = path.join(PACKAGE_ROOT, "database/bootstrap/supabase-compat.sql");
@@ -51,11 +52,8 @@ export async function applyBootstrap(client: pg.Client): Promise<BootstrapResult
   if (missing.length === 0) return { kind: "present" };
   const sql = await readFile(BOOTSTRAP_FILE, "utf8");
   try {
-    await client.query("begin");
-    await client.query(sql);
-    await client.query("commit");
+    await withTransaction(client, () => client.query(sql));
   } catch (cause) {
-    await client.query("rollback").catch(() => {});
     throw new VpbError(
       "BOOTSTRAP_FAILED",
       `The Supabase compatibility bootstrap failed: ${cause instanceof Error ? cause.message : String(cause)}`,

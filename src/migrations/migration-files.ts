@@ -88,6 +88,8 @@ export async function readMigrations(migrationsDir: string, rollbacksDir: string
         : undefined,
     });
   }
+  // By number, not by name: `1000_x` comes after `999_y`.
+  migrations.sort((a, b) => a.number - b.number || a.name.localeCompare(b.name));
   for (let i = 1; i < migrations.length; i++) {
     const [a, b] = [migrations[i - 1] as Migration, migrations[i] as Migration];
     if (a.number === b.number) {

@@ -7,8 +7,9 @@ import { PACKAGE_ROOT } from "../package-root.ts";
 import { acquireLock, releaseLock } from "./lock.ts";
 import { type Migration, readMigrations, type Script } from "./migration-files.ts";
 import { assertNotTransactionPooled, refuseKnownPoolerPort } from "./pooler.ts";
-import { splitStatements } from "./sql-splitter.ts";
+import { SqlSyntaxError, type Statement, splitStatements } from "./sql-splitter.ts";
 import { statementError } from "./statement-error.ts";
+import { refusalOf } from "./statement-kinds.ts";
 import {
   type AppliedRow,
   appliedMigrations,
@@ -18,6 +19,7 @@ import {
   recordRepaired,
   recordRolledBack,
 } from "./tracking.ts";
+import { assertTransactionOpen, withTransaction } from "./transaction.ts";
 
 export interface MigratorOptions {
   url: string;
@@ -188,55 +190,58 @@ function resolveTarget(migrations: Migration[], to: string): Migration {
   return found;
 }
 
+/** What a script did before it stopped: for a no-transaction script, what stays applied. */
+interface ScriptProgress {
+  completed: number;
+  total: number;
+  invalidIndexes: string[];
+}
+
+const NOTHING_RAN = "Fix the statement above; nothing of this migration ran.";
+
+/** Parses the script and refuses what the runner cannot run, before anything runs. */
+async function checkedStatements(script: Script, code: ScriptErrorCode): Promise<Statement[]> {
+  let statements: Statement[];
+  try {
+    statements = await splitStatements(script.sql);
+  } catch (e) {
+    if (!(e instanceof SqlSyntaxError)) throw e;
+    const at = { offset: e.offset, text: "" };
+    const cause =
+      script.sql[e.offset] === "\\"
+        ? new SqlSyntaxError(
+            "psql meta-commands (\\set, \\i, \\copy…) are not allowed: vpb-db runs SQL only",
+            e.offset,
+          )
+        : e;
+    throw statementError(code, script, at, cause, NOTHING_RAN);
+  }
+  for (const st of statements) {
+    const why = refusalOf(st);
+    if (why) throw statementError(code, script, st, new Error(why), NOTHING_RAN);
+  }
+  return statements;
+}
+
+type ScriptErrorCode = "MIGRATION_FAILED" | "ROLLBACK_FAILED";
+
 async function runScript(
   client: pg.Client,
   script: Script,
   opts: MigratorOptions,
-  code: "MIGRATION_FAILED" | "ROLLBACK_FAILED",
+  code: ScriptErrorCode,
   record: () => Promise<void>,
+  progress: ScriptProgress = { completed: 0, total: 0, invalidIndexes: [] },
 ): Promise<void> {
-  const statements = splitStatements(script.sql);
-  const control = statements.find((st) =>
-    /^(begin|commit|rollback|start\s+transaction|end)\b/i.test(st.text),
-  );
-  if (control && !script.noTransaction) {
-    throw statementError(
-      code,
-      script,
-      control,
-      new Error(
-        "transaction control statements are not allowed: vpb-db runs each migration in its own transaction",
-      ),
-    );
-  }
+  const statements = await checkedStatements(script, code);
+  progress.total = statements.length;
   const timeouts = [opts.lockTimeout, opts.statementTimeout];
   if (script.noTransaction) {
-    // One statement at a time, each in its own implicit transaction: for CREATE INDEX CONCURRENTLY.
-    await client.query(
-      `select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`,
-      timeouts,
-    );
-    try {
-      for (const st of statements) {
-        try {
-          await client.query(st.text);
-        } catch (cause) {
-          throw statementError(code, script, st, cause);
-        }
-      }
-      await client.query("begin");
-      await record();
-      await client.query("commit");
-    } catch (e) {
-      await client.query("rollback").catch(() => {});
-      throw e;
-    } finally {
-      await client.query("reset lock_timeout; reset statement_timeout").catch(() => {});
-    }
+    await runWithoutTransaction(client, script, statements, code, timeouts, progress);
+    await withTransaction(client, record);
     return;
   }
-  await client.query("begin");
-  try {
+  await withTransaction(client, async () => {
     await client.query(
       `select set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`,
       timeouts,
@@ -248,26 +253,132 @@ async function runScript(
         throw statementError(code, script, st, cause);
       }
     }
+    try {
+      await assertTransactionOpen(client);
+    } catch (cause) {
+      throw new VpbError(
+        code,
+        `${script.file}: the migration's transaction ended before its last statement finished (${cause instanceof Error ? cause.message : String(cause)}); what ran before that may have been committed.`,
+        "Compare the schema with the migration, undo what was committed, and remove whatever ends the transaction.",
+        { cause },
+      );
+    }
     await record();
-    await client.query("commit");
-  } catch (e) {
-    await client.query("rollback").catch(() => {});
-    throw e;
+  });
+}
+
+/**
+ * One statement at a time, each in its own implicit transaction: for CREATE INDEX CONCURRENTLY.
+ * What ran before a failure stays; an index build that failed or was skipped by IF NOT EXISTS over
+ * an earlier failed build leaves an INVALID index, which is found and reported.
+ */
+async function runWithoutTransaction(
+  client: pg.Client,
+  script: Script,
+  statements: Statement[],
+  code: ScriptErrorCode,
+  timeouts: string[],
+  progress: ScriptProgress,
+): Promise<void> {
+  await client.query(
+    `select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`,
+    timeouts,
+  );
+  try {
+    const invalidBefore = await invalidIndexOids(client);
+    for (const st of statements) {
+      let failure: unknown;
+      try {
+        await client.query(st.text);
+        progress.completed++;
+      } catch (cause) {
+        failure = cause;
+      }
+      if (failure !== undefined || st.kind === "IndexStmt" || st.kind === "ReindexStmt") {
+        progress.invalidIndexes = await newInvalidIndexes(client, invalidBefore, st);
+      }
+      if (failure === undefined && progress.invalidIndexes.length > 0) {
+        failure = new Error(
+          `index ${progress.invalidIndexes.join(", ")} is INVALID: an earlier concurrent build failed and IF NOT EXISTS kept it`,
+        );
+      }
+      if (failure !== undefined) {
+        throw statementError(code, script, st, failure, partialRemedy(code, progress));
+      }
+    }
+  } finally {
+    await client.query("reset lock_timeout; reset statement_timeout").catch(() => {});
   }
+}
+
+function partialRemedy(code: ScriptErrorCode, p: ScriptProgress): string {
+  const done =
+    p.completed === 0
+      ? "No statement of it had completed"
+      : `Its statement${p.completed > 1 ? "s 1 to" : ""} ${p.completed} (of ${p.total}) completed and stay${p.completed > 1 ? "" : "s"} applied`;
+  const state =
+    code === "ROLLBACK_FAILED"
+      ? "the migration is still recorded as applied"
+      : "the migration is not recorded as applied";
+  const invalid =
+    p.invalidIndexes.length > 0
+      ? ` Drop the INVALID index${p.invalidIndexes.length > 1 ? "es" : ""} first (DROP INDEX CONCURRENTLY ${p.invalidIndexes.join(", ")}).`
+      : "";
+  return `This script runs outside a transaction (vpb:no-transaction). ${done}; ${state}.${invalid} Fix the failing statement and run again: every statement runs again, so each must be idempotent (IF NOT EXISTS).`;
+}
+
+async function invalidIndexOids(client: pg.Client): Promise<number[]> {
+  const { rows } = await client.query<{ oid: number }>(
+    "select indexrelid::int8 as oid from pg_index where not indisvalid",
+  );
+  return rows.map((r) => Number(r.oid));
+}
+
+/** INVALID indexes that were not before the script began, and the one `st` names if INVALID. */
+async function newInvalidIndexes(client: pg.Client, before: number[], st: Statement): Promise<string[]> {
+  const relation = (st.node.relation ?? {}) as { schemaname?: string; relname?: string };
+  const named = st.kind === "IndexStmt" && typeof st.node.idxname === "string" ? st.node.idxname : null;
+  const { rows } = await client.query<{ name: string }>(
+    `select c.oid::regclass::text as name
+       from pg_index i join pg_class c on c.oid = i.indexrelid
+      where not i.indisvalid
+        and (not (i.indexrelid::int8 = any($1::int8[]))
+             or (c.relname = $2 and c.relnamespace = (
+                   select t.relnamespace from pg_class t
+                    where t.oid = to_regclass(case when $3::text is null then quote_ident($4)
+                                                   else quote_ident($3) || '.' || quote_ident($4) end))))
+      order by 1`,
+    [before, named, relation.schemaname ?? null, relation.relname ?? null],
+  );
+  return rows.map((r) => r.name);
 }
 
 async function applyOne(s: Session, m: Migration, opts: MigratorOptions): Promise<MigrationResult> {
   opts.onProgress?.({ kind: "start", name: m.name, direction: "up" });
   const started = performance.now();
+  const progress: ScriptProgress = { completed: 0, total: 0, invalidIndexes: [] };
   try {
-    await runScript(s.client, m, opts, "MIGRATION_FAILED", () =>
-      recordApplied(s.client, m, Math.round(performance.now() - started), "applied"),
+    await runScript(
+      s.client,
+      m,
+      opts,
+      "MIGRATION_FAILED",
+      () => recordApplied(s.client, m, Math.round(performance.now() - started), "applied"),
+      progress,
     );
   } catch (e) {
     if (isVpbError(e)) {
+      // Outside a transaction, the statements that completed stay: the event says how many.
+      const partial = m.noTransaction
+        ? {
+            completed_statements: progress.completed,
+            statements: progress.total,
+            invalid_indexes: progress.invalidIndexes,
+          }
+        : {};
       await recordEvent(s.client, "failed", m.name, {
         checksum: m.checksum,
-        detail: { code: e.pg?.code ?? e.code, error: e.message.split("\n")[0] },
+        detail: { code: e.pg?.code ?? e.code, error: e.message.split("\n")[0], ...partial },
       }).catch(() => {});
     }
     throw e;
@@ -332,41 +443,49 @@ async function guarded(fn: () => Promise<RunResult>): Promise<RunResult> {
  * @example const { results, error } = await migrateUp(opts, { to: "003" });
  */
 export function migrateUp(opts: MigratorOptions, args: { to?: string | undefined } = {}): Promise<RunResult> {
-  return guarded(() =>
-    withSession(opts, true, async (s) => {
-      const status = inspect(s, opts.allowOutOfOrder ?? false);
-      if (status.problems[0]) return { results: [], error: status.problems[0] };
-      const limit =
-        args.to === undefined ? Number.POSITIVE_INFINITY : resolveTarget(s.migrations, args.to).number;
-      const steps = status.pending.filter((m) => m.number <= limit);
-      return runAll(steps, "up", (m) => applyOne(s, m, opts));
-    }),
-  );
+  return guarded(() => withSession(opts, true, (s) => upInSession(s, opts, args)));
+}
+
+function upInSession(
+  s: Session,
+  opts: MigratorOptions,
+  args: { to?: string | undefined },
+): Promise<RunResult> {
+  const status = inspect(s, opts.allowOutOfOrder ?? false);
+  if (status.problems[0]) return Promise.resolve({ results: [], error: status.problems[0] });
+  const limit =
+    args.to === undefined ? Number.POSITIVE_INFINITY : resolveTarget(s.migrations, args.to).number;
+  const steps = status.pending.filter((m) => m.number <= limit);
+  return runAll(steps, "up", (m) => applyOne(s, m, opts));
+}
+
+interface DownArgs {
+  to?: string | undefined;
+  steps?: number | undefined;
+  all?: boolean | undefined;
 }
 
 /**
  * Rolls back applied migrations, newest first: one by default, `steps` of them, every one after
  * `to`, or all of them.
  */
-export function migrateDown(
-  opts: MigratorOptions,
-  args: { to?: string | undefined; steps?: number | undefined; all?: boolean | undefined } = {},
-): Promise<RunResult> {
-  return guarded(() =>
-    withSession(opts, true, async (s) => {
-      const status = inspect(s, true);
-      if (status.problems[0]) return { results: [], error: status.problems[0] };
-      const byName = new Map(s.migrations.map((m) => [m.name, m]));
-      const applied = s.applied.map((a) => byName.get(a.name) as Migration).reverse();
-      let steps: Migration[];
-      if (args.all) steps = applied;
-      else if (args.to !== undefined) {
-        const target = resolveTarget(s.migrations, args.to);
-        steps = applied.filter((m) => m.number > target.number);
-      } else steps = applied.slice(0, args.steps ?? 1);
-      return runAll(steps, "down", (m) => rollbackOne(s, m, opts));
-    }),
-  );
+export function migrateDown(opts: MigratorOptions, args: DownArgs = {}): Promise<RunResult> {
+  return guarded(() => withSession(opts, true, (s) => downInSession(s, opts, args)));
+}
+
+function downInSession(s: Session, opts: MigratorOptions, args: DownArgs): Promise<RunResult> {
+  const status = inspect(s, true);
+  if (status.problems[0]) return Promise.resolve({ results: [], error: status.problems[0] });
+  const byName = new Map(s.migrations.map((m) => [m.name, m]));
+  // Applied rows come in number order: newest first is their reverse.
+  const applied = s.applied.map((a) => byName.get(a.name) as Migration).reverse();
+  let steps: Migration[];
+  if (args.all) steps = applied;
+  else if (args.to !== undefined) {
+    const target = resolveTarget(s.migrations, args.to);
+    steps = applied.filter((m) => m.number > target.number);
+  } else steps = applied.slice(0, args.steps ?? 1);
+  return runAll(steps, "down", (m) => rollbackOne(s, m, opts));
 }
 
 /** Reads what is applied, pending and drifted, without taking the lock or changing anything. */
@@ -409,14 +528,7 @@ export function baseline(opts: MigratorOptions, args: { to?: string | undefined 
         args.to === undefined ? Number.POSITIVE_INFINITY : resolveTarget(s.migrations, args.to).number;
       const steps = inspect(s, true, false).pending.filter((m) => m.number <= limit);
       return runAll(steps, "up", async (m) => {
-        await s.client.query("begin");
-        try {
-          await recordApplied(s.client, m, 0, "baselined");
-          await s.client.query("commit");
-        } catch (e) {
-          await s.client.query("rollback").catch(() => {});
-          throw e;
-        }
+        await withTransaction(s.client, () => recordApplied(s.client, m, 0, "baselined"));
         return { name: m.name, file: m.file, direction: "up", status: "Success", durationMs: 0 };
       });
     }),
@@ -434,9 +546,7 @@ export function repair(opts: MigratorOptions): Promise<RunResult> {
       const results: MigrationResult[] = [];
       for (const a of edited) {
         const m = byName.get(a.name) as Migration;
-        await s.client.query("begin");
-        await recordRepaired(s.client, a.name, a.checksum, m.checksum);
-        await s.client.query("commit");
+        await withTransaction(s.client, () => recordRepaired(s.client, a.name, a.checksum, m.checksum));
         results.push({ name: m.name, file: m.file, direction: "up", status: "Success" });
       }
       const remaining = inspect({ ...s, applied: await appliedMigrations(s.client) }, true).problems;
@@ -446,8 +556,8 @@ export function repair(opts: MigratorOptions): Promise<RunResult> {
 }
 
 /**
- * Rolls every applied migration back with its rollback script, then applies them all again.
- * Refused on a database that is not local unless `force` is given.
+ * Rolls every applied migration back with its rollback script, then applies them all again, under
+ * one hold of the migration lock so that no other run slips in between. Refused on a database that is not local unless `force` is given.
  */
 export async function reset(
   opts: MigratorOptions,
@@ -463,8 +573,12 @@ export async function reset(
       ),
     };
   }
-  const down = await migrateDown(opts, { all: true });
-  if (down.error) return down;
-  const up = await migrateUp(opts);
-  return { results: [...down.results, ...up.results], error: up.error };
+  return guarded(() =>
+    withSession(opts, true, async (s) => {
+      const down = await downInSession(s, opts, { all: true });
+      if (down.error) return down;
+      const up = await upInSession({ ...s, applied: await appliedMigrations(s.client) }, opts, {});
+      return { results: [...down.results, ...up.results], error: up.error };
+    }),
+  );
 }

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { VpbError } from "../errors.ts";
+import { withTransaction } from "./transaction.ts";
 
 /**
  * Refuses a transaction-mode pooler (PgBouncer `pool_mode=transaction`, Supavisor on port 6543):
@@ -16,10 +17,7 @@ export async function assertNotTransactionPooled(client: pg.Client, url: string)
   await other.connect();
   try {
     const first = await pid(client);
-    await other.query("begin");
-    const otherPid = await pid(other);
-    const again = await pid(client);
-    await other.query("commit");
+    const [otherPid, again] = await withTransaction(other, async () => [await pid(other), await pid(client)]);
     if (otherPid === first || again !== first)
       refuse("statements of one connection ran on different backends");
   } finally {

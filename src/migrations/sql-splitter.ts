@@ -1,102 +1,80 @@
+import { loadModule, parseSync } from "libpg-query";
+
 /**
- * Splits a SQL script into statements the way psql does: on top-level semicolons, skipping those inside
- * quotes, dollar quotes, comments and SQL-standard function bodies (BEGIN ATOMIC ... END).
+ * Splits a SQL script into statements with PostgreSQL's own parser (libpg_query, as WebAssembly), so
+ * that quoting, dollar quotes, comments and BEGIN ATOMIC bodies are read exactly as the server reads
+ * them, and each statement comes with its parse-tree node type (`TransactionStmt`, `CreatePolicyStmt`…).
  * Running statements one at a time tells exactly which one failed, and where.
  */
 export interface Statement {
-  /** The statement text, without its terminating semicolon. */
+  /** The statement text, without its terminating semicolon or the comments before it. */
   text: string;
-  /** Offset of the statement's first non-blank character in the script, in UTF-16 code units. */
+  /** Offset of the statement's first character in the script, in UTF-16 code units. */
   offset: number;
+  /** The parse-tree node type, e.g. `CreateStmt`, `TransactionStmt`. */
+  kind: string;
+  /** The node's fields as the parser gives them. */
+  node: Record<string, unknown>;
 }
 
-const IDENT_CHAR = /[A-Za-z0-9_$]/;
-const DOLLAR_TAG = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/;
-
-export function splitStatements(sql: string): Statement[] {
-  const statements: Statement[] = [];
-  let start = 0;
-  let i = 0;
-  // Words of the current statement at top level, to find BEGIN ATOMIC and its matching END.
-  let prevWord = "";
-  let atomicDepth = 0;
-
-  const push = (end: number) => {
-    const raw = sql.slice(start, end);
-    const lead = raw.length - raw.trimStart().length;
-    const text = raw.trim();
-    if (text !== "" && !isOnlyComments(text)) statements.push({ text, offset: start + lead });
-  };
-
-  while (i < sql.length) {
-    const c = sql[i] as string;
-    const next = sql[i + 1];
-    if (c === "-" && next === "-") {
-      const nl = sql.indexOf("\n", i);
-      i = nl === -1 ? sql.length : nl + 1;
-    } else if (c === "/" && next === "*") {
-      let depth = 1;
-      i += 2;
-      while (i < sql.length && depth > 0) {
-        if (sql[i] === "/" && sql[i + 1] === "*") {
-          depth++;
-          i += 2;
-        } else if (sql[i] === "*" && sql[i + 1] === "/") {
-          depth--;
-          i += 2;
-        } else i++;
-      }
-    } else if (c === "'") {
-      // E'...' strings allow backslash escapes; standard strings only double the quote.
-      const escapes = i > 0 && /[eE]/.test(sql[i - 1] as string) && !IDENT_CHAR.test(sql[i - 2] ?? " ");
-      i++;
-      while (i < sql.length) {
-        if (escapes && sql[i] === "\\") i += 2;
-        else if (sql[i] === "'" && sql[i + 1] === "'") i += 2;
-        else if (sql[i] === "'") break;
-        else i++;
-      }
-      i++;
-    } else if (c === '"') {
-      const close = sql.indexOf('"', i + 1);
-      i = close === -1 ? sql.length : close + 1;
-      // A doubled quote inside an identifier just restarts the scan at the next quote.
-    } else if (c === "$" && !IDENT_CHAR.test(sql[i - 1] ?? " ")) {
-      const m = DOLLAR_TAG.exec(sql.slice(i, i + 64));
-      if (m) {
-        const tag = m[0];
-        const close = sql.indexOf(tag, i + tag.length);
-        i = close === -1 ? sql.length : close + tag.length;
-      } else i++;
-    } else if (/[A-Za-z_]/.test(c) && !IDENT_CHAR.test(sql[i - 1] ?? " ")) {
-      let j = i + 1;
-      while (j < sql.length && IDENT_CHAR.test(sql[j] as string)) j++;
-      const word = sql.slice(i, j).toUpperCase();
-      if (prevWord === "BEGIN" && word === "ATOMIC") atomicDepth = 1;
-      else if (atomicDepth > 0 && word === "CASE") atomicDepth++;
-      else if (atomicDepth > 0 && word === "END") atomicDepth--;
-      prevWord = word;
-      i = j;
-    } else if (c === ";" && atomicDepth === 0) {
-      push(i);
-      start = i + 1;
-      prevWord = "";
-      i++;
-    } else {
-      i++;
-    }
+/** The script is not valid SQL; `offset` (UTF-16, in the script) is where the parser stopped. */
+export class SqlSyntaxError extends Error {
+  /** The SQLSTATE the server gives a syntax error, so that messages show the same code. */
+  readonly code = "42601";
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+    this.name = "SqlSyntaxError";
   }
-  push(sql.length);
-  return statements;
 }
 
-function isOnlyComments(text: string): boolean {
-  return (
-    text
-      .replace(/\/\*[\s\S]*?\*\//g, "")
-      .replace(/--[^\n]*/g, "")
-      .trim() === ""
-  );
+let loaded: Promise<void> | undefined;
+
+/** Loads the parser's WebAssembly module once per process; every caller awaits the same load. */
+export function parserReady(): Promise<void> {
+  loaded ??= loadModule();
+  return loaded;
+}
+
+/** UTF-16 offset of the `n`th code point of `s` (the parser counts code points in its errors). */
+function codePointsToUtf16(s: string, n: number): number {
+  let units = 0;
+  let points = 0;
+  for (const ch of s) {
+    if (points >= n) break;
+    units += ch.length;
+    points++;
+  }
+  return units;
+}
+
+export async function splitStatements(sql: string): Promise<Statement[]> {
+  await parserReady();
+  if (sql.trim() === "") return [];
+  let tree: ReturnType<typeof parseSync>;
+  try {
+    tree = parseSync(sql);
+  } catch (e) {
+    const details = (e as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
+    const at = codePointsToUtf16(sql, details?.cursorPosition ?? 0);
+    const message = details?.message ?? (e instanceof Error ? e.message : String(e));
+    throw new SqlSyntaxError(message, at);
+  }
+  // The parser reports byte offsets into the UTF-8 text: convert them to string offsets.
+  const bytes = Buffer.from(sql, "utf8");
+  const statements: Statement[] = [];
+  for (const raw of tree.stmts ?? []) {
+    const start = raw.stmt_location ?? 0;
+    // A length of 0 (absent) means "to the end of the script".
+    const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
+    const text = bytes.subarray(start, end).toString("utf8").trimEnd();
+    const offset = bytes.subarray(0, start).toString("utf8").length;
+    const [kind, node] = Object.entries(raw.stmt ?? {})[0] ?? ["Unknown", {}];
+    statements.push({ text, offset, kind, node: (node ?? {}) as Record<string, unknown> });
+  }
+  return statements;
 }
 
 /** 1-based line and column of a 0-based offset. */
@@ -105,4 +83,9 @@ export function lineColumn(sql: string, offset: number): { line: number; column:
   const line = before.split("\n").length;
   const column = offset - (before.lastIndexOf("\n") + 1) + 1;
   return { line, column };
+}
+
+/** The script offset of Postgres's 1-based error `position` (counted in characters) in a statement. */
+export function positionInScript(stmt: Pick<Statement, "offset" | "text">, position: number): number {
+  return stmt.offset + codePointsToUtf16(stmt.text, position - 1);
 }

@@ -1,16 +1,22 @@
 import { type ErrorCode, pgFields, VpbError } from "../errors.ts";
 import type { Script } from "./migration-files.ts";
-import { lineColumn, type Statement } from "./sql-splitter.ts";
+import { lineColumn, positionInScript, type Statement } from "./sql-splitter.ts";
 
 /**
  * Turns a failed statement into an error that reads `file:line:column: message`, followed by the
  * lines around it with a caret under the failing token, then the Postgres code, detail and hint.
  */
-export function statementError(code: ErrorCode, script: Script, stmt: Statement, cause: unknown): VpbError {
+export function statementError(
+  code: ErrorCode,
+  script: Script,
+  stmt: Pick<Statement, "offset" | "text">,
+  cause: unknown,
+  remedy?: string,
+): VpbError {
   const rec = (typeof cause === "object" && cause !== null ? cause : {}) as Record<string, unknown>;
   const position = Number(rec.position);
-  // Postgres counts the position from 1 within the statement it was sent.
-  const offset = Number.isInteger(position) && position > 0 ? stmt.offset + position - 1 : stmt.offset;
+  // Postgres counts the position in characters from 1 within the statement it was sent.
+  const offset = Number.isInteger(position) && position > 0 ? positionInScript(stmt, position) : stmt.offset;
   const { line, column } = lineColumn(script.sql, offset);
   const fields = pgFields(cause);
   const message = cause instanceof Error ? cause.message : String(cause);
@@ -19,11 +25,11 @@ export function statementError(code: ErrorCode, script: Script, stmt: Statement,
   if (fields?.detail) lines.push(`  detail: ${fields.detail}`);
   if (fields?.hint) lines.push(`  hint:   ${fields.hint}`);
   if (fields?.where) lines.push(`  where:  ${fields.where.split("\n")[0]}`);
-  const remedy =
+  const fallback =
     code === "ROLLBACK_FAILED"
       ? "Fix the rollback script; the migration is still applied and nothing was changed."
       : "Fix the statement above; the transaction was rolled back, so nothing of this migration remains.";
-  return new VpbError(code, lines.join("\n"), remedy, { cause });
+  return new VpbError(code, lines.join("\n"), remedy ?? fallback, { cause });
 }
 
 function context(sql: string, line: number, column: number): string {

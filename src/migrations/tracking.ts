@@ -83,7 +83,8 @@ export async function trackingExists(client: pg.Client): Promise<boolean> {
 export async function appliedMigrations(client: pg.Client): Promise<AppliedRow[]> {
   if (!(await trackingExists(client))) return [];
   const { rows } = await client.query<AppliedRow>(
-    `select name, checksum, applied_at, duration_ms, applied_by from ${TRACKING_SCHEMA}.migrations order by name`,
+    `select name, checksum, applied_at, duration_ms, applied_by from ${TRACKING_SCHEMA}.migrations
+      order by substring(name from '^[0-9]+')::numeric nulls last, name`,
   );
   return rows;
 }
