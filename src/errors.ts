@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   TOKEN_KEYS_MISSING: "VPB_TOKEN_KEYS is not set",
   TOKEN_KEY_UNKNOWN: "a token was encrypted with a key the ring does not hold",
   TOKEN_DECRYPT_FAILED: "a stored token failed decryption",
+  TOKEN_ROTATION_INCOMPLETE: "key rotation left some tokens it could not decrypt",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
