@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   EMBEDDED_BINARIES_MISSING: "the embedded PostgreSQL binaries cannot be run",
   EMBEDDED_START_FAILED: "the embedded PostgreSQL server did not start",
   PORT_UNAVAILABLE: "no free port was found for the embedded server",
+  EMBEDDED_CREDENTIALS_INVALID: "the embedded server's credentials.json is missing, unreadable or incomplete",
   CONNECTION_FAILED: "the database cannot be reached",
   SERVER_TOO_OLD: "the server is older than PostgreSQL 15",
   POOLER_DETECTED: "connected through a transaction-mode pooler",
