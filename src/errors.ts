@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   EMBEDDED_BINARIES_MISSING: "the embedded PostgreSQL binaries cannot be run",
   EMBEDDED_START_FAILED: "the embedded PostgreSQL server did not start",
   PORT_UNAVAILABLE: "no free port was found for the embedded server",
+  EMBEDDED_CREDENTIALS_INVALID: "the embedded server's credentials.json is missing, unreadable or incomplete",
   CONNECTION_FAILED: "the database cannot be reached",
   SERVER_TOO_OLD: "the server is older than PostgreSQL 15",
   POOLER_DETECTED: "connected through a transaction-mode pooler",
@@ -27,6 +28,7 @@ export const ERROR_CODES = {
   TOKEN_KEYS_MISSING: "VPB_TOKEN_KEYS is not set",
   TOKEN_KEY_UNKNOWN: "a token was encrypted with a key the ring does not hold",
   TOKEN_DECRYPT_FAILED: "a stored token failed decryption",
+  TOKEN_ROTATION_INCOMPLETE: "key rotation left some tokens it could not decrypt",
   // The data API (SDK and Auth.js adapter): mapped from SQLSTATE by fromDatabaseError below.
   NOT_FOUND: "the row does not exist or this user cannot see it",
   FORBIDDEN: "the row-level security policies refuse this user",

@@ -1,7 +1,8 @@
 /**
  * The test command: starts each PostgreSQL major the suite runs on (the embedded 17 and the system's
  * 15), builds a migrated template database in each, and runs every test file against each server
- * with node's test runner. Ends with one line: "N passed, N failed".
+ * with node's test runner. Ends with one line: "N passed, N failed, N skipped" (a test skipped for want of
+ * a tool, or run on one major only, is counted, never hidden).
  *
  * Env: VPB_TEST_MAJORS (default "17,15"), VPB_TEST_PG15_BIN (default /usr/lib/postgresql/15/bin),
  * VPB_TEST_PORT (default 28339: the embedded server's port; PostgreSQL 15 takes the next one), so two
@@ -85,7 +86,7 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
 function runNodeTest(
   files: string[],
   env: NodeJS.ProcessEnv,
-): Promise<{ pass: number; fail: number; code: number }> {
+): Promise<{ pass: number; fail: number; skipped: number; code: number }> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
@@ -107,7 +108,12 @@ function runNodeTest(
     });
     child.on("close", (code) => {
       const count = (label: string) => Number(new RegExp(`^ℹ ${label} (\\d+)$`, "m").exec(out)?.[1] ?? 0);
-      resolve({ pass: count("pass"), fail: count("fail") + count("cancelled"), code: code ?? 1 });
+      resolve({
+        pass: count("pass"),
+        fail: count("fail") + count("cancelled"),
+        skipped: count("skipped") + count("todo"),
+        code: code ?? 1,
+      });
     });
   });
 }
@@ -117,6 +123,7 @@ async function main(): Promise<number> {
   process.stdout.write(`Node.js ${process.version}, PostgreSQL majors ${majors.join(", ")}\n`);
   let pass = 0;
   let fail = 0;
+  let skipped = 0;
   for (const major of majors) {
     let server: { url: string; stop: () => Promise<void> | void };
     const started = performance.now();
@@ -155,13 +162,14 @@ async function main(): Promise<number> {
       );
       const r = await runNodeTest(files, { VPB_TEST_ADMIN_URL: server.url, VPB_TEST_MAJOR: String(major) });
       pass += r.pass;
+      skipped += r.skipped;
       fail += r.fail + (r.code !== 0 && r.fail === 0 ? 1 : 0);
     } finally {
       release();
       await server.stop();
     }
   }
-  process.stdout.write(`\n${pass} passed, ${fail} failed\n`);
+  process.stdout.write(`\n${pass} passed, ${fail} failed, ${skipped} skipped\n`);
   return fail === 0 ? 0 : 1;
 }
 

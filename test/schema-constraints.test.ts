@@ -12,11 +12,11 @@ before(async () => {
 
 const sha = (s: string) => createHash("sha256").update(s).digest();
 
-/** Each bad row must fail with the named constraint (or SQLSTATE) and leave the table unchanged. */
+/**
+ * Each bad row must fail with the named constraint (or SQLSTATE). A failed statement writes nothing by
+ * itself; the savepoint only keeps the test's transaction usable for the next statement.
+ */
 async function rejects(table: string, row: Record<string, unknown>, expected: string) {
-  const count = async () =>
-    (await c.query(`select count(*)::int as n from public.${table}`)).rows[0].n as number;
-  const n = await count();
   await c.query("savepoint s");
   await assert.rejects(
     insert(c, table, row),
@@ -29,7 +29,6 @@ async function rejects(table: string, row: Record<string, unknown>, expected: st
     },
   );
   await c.query("rollback to savepoint s");
-  assert.equal(await count(), n);
 }
 
 test("users: valid rows round-trip; bad email, plan, settings and duplicates (any case) are rejected", async () => {

@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import pg from "pg";
+import { startEmbedded } from "../src/db/embedded-server.ts";
+import { isVpbError } from "../src/errors.ts";
 import { runCli } from "./support/cli.ts";
-import { MAJOR, ROOT } from "./support/harness.ts";
+import { ADMIN_URL, MAJOR, ROOT } from "./support/harness.ts";
 
 // The embedded server is PostgreSQL 17 whatever server the pass runs on: run these once.
 const once = { skip: MAJOR !== 17 ? "the embedded server is tested in the PostgreSQL 17 pass" : false };
@@ -33,6 +35,8 @@ test(
     // Below Linux's ephemeral range (32768+), so that no client socket takes the port meanwhile.
     const port = 21000 + Math.floor(Math.random() * 4000);
     const blocker = await occupy(port);
+    // A database-url left readable by others (a copy, an editor) is made 0600 again, not only a new one.
+    await writeFile(path.join(dataDir, "database-url"), "stale\n", { mode: 0o644 });
     const env = { ...process.env, DATABASE_URL: "", VPB_DATA_DIR: dataDir, VPB_PG_PORT: String(port) };
     const child = spawn(process.execPath, [path.join(ROOT, "dist/src/cli/main.js"), "start"], {
       cwd: ROOT,
@@ -185,3 +189,140 @@ test("`start` works for a normal (non-root) user too", asPostgresUser, async () 
     Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim()),
   );
 });
+
+/** Connects with the server's URL and says which server answered. */
+async function answers(url: string): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query("select current_setting('data_directory') as d")).rows[0].d;
+  } finally {
+    await c.end();
+  }
+}
+
+/** A postmaster.pid as PostgreSQL writes it, naming `pid`, started an hour ago, on `port`. */
+const pidFile = (pgData: string, pid: number, port: number) =>
+  writeFile(
+    path.join(pgData, "postmaster.pid"),
+    `${pid}\n${pgData}\n${Math.floor(Date.now() / 1000) - 3600}\n${port}\n\n127.0.0.1\n  5432001  1\nready   \n`,
+  );
+
+const postgresIds = () => {
+  const id = (flag: string) =>
+    Number(spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim());
+  return { uid: id("-u"), gid: id("-g") };
+};
+
+test(
+  "the embedded server: a port taken between probe and bind, reused pids, credentials kept safe",
+  once,
+  async (t) => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-embedded-"));
+    const pgData = path.join(dataDir, "pg17");
+    const port = 21000 + Math.floor(Math.random() * 4000);
+    const credentials = path.join(dataDir, "credentials.json");
+
+    await t.test(
+      "a port taken after the probe, before PostgreSQL binds it, makes it try the next",
+      async () => {
+        const lines: string[] = [];
+        let blocker: Promise<net.Server> | undefined;
+        const server = await startEmbedded({
+          dataDir,
+          port,
+          onProgress: (line) => {
+            lines.push(line);
+            // Another program binds the chosen port right after the probe found it free.
+            if (!blocker && line.startsWith("starting PostgreSQL")) blocker = occupy(port);
+          },
+        });
+        try {
+          assert.ok(blocker, lines.join("\n"));
+          assert.ok(
+            lines.includes(
+              `port ${port} was taken before PostgreSQL could bind it: using ${port + 1} instead`,
+            ),
+            lines.join("\n"),
+          );
+          assert.equal(server.port, port + 1);
+          assert.equal(server.portChanged, true);
+          assert.equal(await answers(server.url), pgData);
+        } finally {
+          await server.stop();
+          (await blocker)?.close();
+        }
+      },
+    );
+
+    await t.test("credentials.json is made 0600 on every start, not only when created", async () => {
+      await chmod(credentials, 0o644);
+      const server = await startEmbedded({ dataDir, port });
+      await server.stop();
+      assert.equal((await stat(credentials)).mode & 0o777, 0o600);
+    });
+
+    await t.test(
+      "a postmaster.pid naming a live process that is not the server is not attached to",
+      async () => {
+        const cases = [
+          // Runs as the user PostgreSQL runs as, so PostgreSQL itself would refuse the file: it is removed.
+          { name: "nothing on the port", port: port + 5, ids: process.getuid?.() === 0 ? postgresIds() : {} },
+        ];
+        // A PostgreSQL server does answer on that port (the suite's own): only the start time tells.
+        if (process.getuid?.() === 0)
+          cases.push({ name: "a server on the port", port: Number(new URL(ADMIN_URL).port), ids: {} });
+        for (const c of cases) {
+          const sleeper = spawn("sleep", ["600"], { stdio: "ignore", ...c.ids });
+          try {
+            await new Promise((resolve) => sleeper.once("spawn", resolve));
+            await pidFile(pgData, sleeper.pid as number, c.port);
+            const server = await startEmbedded({ dataDir, port });
+            try {
+              assert.equal(server.attached, false, c.name);
+              assert.notEqual(server.port, c.port, c.name);
+              assert.equal(await answers(server.url), pgData, c.name);
+            } finally {
+              await server.stop();
+            }
+            assert.equal(sleeper.exitCode, null, "the unrelated process is left alone");
+          } finally {
+            sleeper.kill();
+          }
+        }
+      },
+    );
+
+    await t.test(
+      "a credentials file missing a field, unreadable, or gone is refused, never replaced",
+      async () => {
+        const saved = await readFile(credentials, "utf8");
+        const { user } = JSON.parse(saved) as { user: string };
+        for (const [text, problem] of [
+          [JSON.stringify({ user }), /has no "password"/],
+          [JSON.stringify({ password: "x" }), /has no "user"/],
+          ["{ not json", /is not valid JSON/],
+          [undefined, /is missing/],
+        ] as const) {
+          if (text === undefined) await rm(credentials);
+          else await writeFile(credentials, text);
+          await assert.rejects(startEmbedded({ dataDir, port }), (e: unknown) => {
+            assert.ok(isVpbError(e, "EMBEDDED_CREDENTIALS_INVALID"), String(e));
+            assert.match(e.message, problem);
+            assert.match(e.remedy, /Restore the file/);
+            return true;
+          });
+          assert.equal(
+            existsSync(credentials) ? await readFile(credentials, "utf8") : undefined,
+            text,
+            "left as it was",
+          );
+          assert.equal(existsSync(path.join(pgData, "postmaster.pid")), false, "no server was started");
+        }
+        await writeFile(credentials, saved);
+        const server = await startEmbedded({ dataDir, port });
+        await server.stop();
+      },
+    );
+  },
+);

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { promisify } from "node:util";
 import { generateTypes, TYPES_FILE } from "../src/schema/typegen.ts";
 import { createDatabase, MAJOR, ROOT } from "./support/harness.ts";
 
@@ -23,13 +22,22 @@ test(
   once,
   async () => {
     const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
-    const { stdout } = await promisify(execFile)(process.execPath, [tsc, "-p", "test/types/tsconfig.json"], {
+    // --listFiles proves tsc really ran over the file; a tsc that cannot start, or dies, must fail here
+    // too, not pass for printing no errors.
+    const r = spawnSync(process.execPath, [tsc, "-p", "test/types/tsconfig.json", "--listFiles"], {
       cwd: ROOT,
-    }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
-    assert.equal(
-      stdout.trim(),
-      "",
+      encoding: "utf8",
+    });
+    assert.equal(r.error, undefined, `tsc could not be launched: ${r.error?.message}`);
+    assert.deepEqual(
+      r.stdout.split("\n").filter((line) => /error TS\d+/.test(line)),
+      [],
       "tsc reported errors (an unused @ts-expect-error means a misuse compiled)",
     );
+    assert.equal(r.status, 0, `tsc exited with ${r.status ?? r.signal}:\n${r.stdout}${r.stderr}`);
+    const checked = r.stdout.split("\n").map((f) => path.resolve(ROOT, f.trim()));
+    for (const file of ["test/types/supabase-client.ts", TYPES_FILE]) {
+      assert.ok(checked.includes(path.join(ROOT, file)), `tsc did not check ${file}`);
+    }
   },
 );

@@ -4,7 +4,8 @@
  * - Session and verification tokens are stored as sha256 digests: the table never holds a usable
  *   token. Lookups hash the token they are given.
  * - OAuth tokens (access, refresh, id) are encrypted with the key ring (VPB_TOKEN_KEYS) before they
- *   are stored, and decrypted when read back.
+ *   are stored, and decrypted when read back. unlinkAccount deletes without decrypting and returns the
+ *   account without its tokens.
  * - Every call is one transaction as service_role, so the connection needs no more than that role.
  *
  * @example
@@ -217,9 +218,13 @@ export function VpbAdapter(options: VpbAdapterOptions): Adapter & { close(): Pro
     },
 
     async unlinkAccount({ provider, providerAccountId }) {
+      // Deleting needs no key: an account whose tokens no longer decrypt (key lost, value damaged)
+      // must still be removable. So the tokens are not read back, and the result carries none.
       return run("unlinkAccount", async (tx) => {
         const { rows } = await tx.query<AccountRow>(
-          "delete from public.accounts where provider = $1 and provider_account_id = $2 returning *",
+          `delete from public.accounts where provider = $1 and provider_account_id = $2
+           returning user_id, type, provider, provider_account_id, null as refresh_token, null as access_token,
+                     null as id_token, expires_at, token_type, scope, session_state`,
           [provider, providerAccountId],
         );
         return rows[0] ? toAccount(rows[0]) : undefined;

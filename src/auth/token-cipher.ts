@@ -5,11 +5,19 @@ import { VpbError } from "../errors.ts";
  * Column-level encryption of the OAuth tokens in `accounts`: AES-256-GCM in the application, so the
  * database (and any dump or backup of it) holds only ciphertext and never the key.
  *
- * Envelope: `v1.<key id>.<iv, base64url>.<ciphertext and tag, base64url>`. The key id names the key
- * of the ring that encrypted it, so keys rotate without downtime: add a new key first in the ring,
- * run `vpb-db keys rotate` (re-encrypts every token under the new key), then drop the old key.
- * The additional data binds each ciphertext to its row and column: a token copied into another
+ * Envelope: `v1.<key id>.<iv, base64url>.<body, base64url>`. The key id names the key of the ring
+ * that encrypted it, so keys rotate without downtime: add a new key first in the ring, run
+ * `vpb-db keys rotate` (re-encrypts every token under the new key), then drop the old key.
+ * The additional data (AAD) binds each ciphertext to its row and column: a token copied into another
  * row or column does not decrypt.
+ *
+ * Two AAD formats. Format 1 joined the parts with `:`, which is ambiguous (provider `a:b` with account
+ * `c` and provider `a` with account `b:c` gave the same AAD). Format 2 is the JSON array of the parts,
+ * and its body starts with the marker `AADjson2`. The marker is in the body rather than the `v1.`
+ * prefix because the accounts_tokens_encrypted CHECK (migration 004) accepts only `v1.` envelopes; a
+ * body is any base64url text, and 8 marker characters are exactly 6 bytes, so format 1 bodies start
+ * with them only by chance (2^-48), and decryption then still falls back to format 1.
+ * New tokens are format 2; format 1 tokens still decrypt, and `keys rotate` rewrites them.
  */
 export interface KeyRing {
   /** The key id new tokens are encrypted with: the first of VPB_TOKEN_KEYS. */
@@ -17,8 +25,29 @@ export interface KeyRing {
   keys: ReadonlyMap<string, Buffer>;
 }
 
+/** Where a token lives: the row (provider and account id) and column its ciphertext is bound to. */
+export interface TokenSlot {
+  column: string;
+  provider: string;
+  providerAccountId: string;
+}
+
 export const ENVELOPE = /^v1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22,})$/;
+/** The first characters of a format 2 body. */
+export const FORMAT2_MARK = "AADjson2";
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/**
+ * A key's text must decode to bytes that encode back to the same text (base64 padded, or base64url
+ * unpadded): Buffer.from alone skips stray characters and would accept a mangled key.
+ */
+function decodeKey(text: string): Buffer | undefined {
+  for (const encoding of ["base64", "base64url"] as const) {
+    const key = Buffer.from(text, encoding);
+    if (key.toString(encoding) === text) return key;
+  }
+  return undefined;
+}
 
 /**
  * Parses `kid:base64key[,kid:base64key...]` (32-byte keys, the first is current). Problems are
@@ -35,10 +64,12 @@ export function parseKeyRing(text: string): { ring?: KeyRing; problems: string[]
   entries.forEach((entry, i) => {
     const colon = entry.indexOf(":");
     const kid = colon === -1 ? "" : entry.slice(0, colon);
-    const key = Buffer.from(colon === -1 ? "" : entry.slice(colon + 1), "base64");
+    const key = decodeKey(colon === -1 ? "" : entry.slice(colon + 1));
     if (!KEY_ID.test(kid))
       problems.push(`VPB_TOKEN_KEYS entry ${i + 1} needs an id of letters, digits, _ or - before ':'`);
     else if (keys.has(kid)) problems.push(`VPB_TOKEN_KEYS names the key id "${kid}" twice`);
+    else if (key === undefined)
+      problems.push(`VPB_TOKEN_KEYS key "${kid}" is not valid base64 (a character is not in the alphabet)`);
     else if (key.length !== 32) problems.push(`VPB_TOKEN_KEYS key "${kid}" is not 32 bytes of base64`);
     else keys.set(kid, key);
   });
@@ -51,18 +82,26 @@ export function generateKey(now = new Date()): string {
   return `k${now.toISOString().slice(0, 10).replace(/-/g, "")}:${randomBytes(32).toString("base64")}`;
 }
 
-/** The additional authenticated data of one token: its table, column and row identity. */
-export function tokenAad(column: string, provider: string, providerAccountId: string): string {
-  return `accounts.${column}:${provider}:${providerAccountId}`;
+/** The slot of one token: its column and its account's identity. */
+export function tokenAad(column: string, provider: string, providerAccountId: string): TokenSlot {
+  return { column, provider, providerAccountId };
 }
 
-export function encryptToken(ring: KeyRing, plaintext: string, aad: string): string {
+function aadBytes(slot: TokenSlot, format: 1 | 2): Buffer {
+  const text =
+    format === 2
+      ? JSON.stringify(["accounts", slot.column, slot.provider, slot.providerAccountId])
+      : `accounts.${slot.column}:${slot.provider}:${slot.providerAccountId}`;
+  return Buffer.from(text, "utf8");
+}
+
+export function encryptToken(ring: KeyRing, plaintext: string, slot: TokenSlot): string {
   const key = ring.keys.get(ring.current) as Buffer;
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
-  cipher.setAAD(Buffer.from(aad, "utf8"));
+  cipher.setAAD(aadBytes(slot, 2));
   const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
-  return `v1.${ring.current}.${iv.toString("base64url")}.${body.toString("base64url")}`;
+  return `v1.${ring.current}.${iv.toString("base64url")}.${FORMAT2_MARK}${body.toString("base64url")}`;
 }
 
 /** The key id an envelope was encrypted with, or undefined when it is not an envelope. */
@@ -70,7 +109,27 @@ export function envelopeKeyId(envelope: string): string | undefined {
   return ENVELOPE.exec(envelope)?.[1];
 }
 
-export function decryptToken(ring: KeyRing, envelope: string, aad: string): string {
+/** True when the envelope is what encryptToken writes today: the ring's current key, format 2. */
+export function isCurrentEnvelope(ring: KeyRing, envelope: string): boolean {
+  const m = ENVELOPE.exec(envelope);
+  return m?.[1] === ring.current && (m[3] as string).startsWith(FORMAT2_MARK);
+}
+
+function open(key: Buffer, iv: string, data: Buffer, aad: Buffer): string | undefined {
+  if (data.length < 16) return undefined;
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
+    decipher.setAAD(aad);
+    decipher.setAuthTag(data.subarray(data.length - 16));
+    return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString(
+      "utf8",
+    );
+  } catch {
+    return undefined; // authentication failed: the caller tells which error
+  }
+}
+
+export function decryptToken(ring: KeyRing, envelope: string, slot: TokenSlot): string {
   const m = ENVELOPE.exec(envelope);
   if (!m) {
     throw new VpbError(
@@ -88,20 +147,16 @@ export function decryptToken(ring: KeyRing, envelope: string, aad: string): stri
       "Put the key back in VPB_TOKEN_KEYS (after the current one) and run `vpb-db keys rotate` before removing it.",
     );
   }
-  const data = Buffer.from(body, "base64url");
-  try {
-    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
-    decipher.setAAD(Buffer.from(aad, "utf8"));
-    decipher.setAuthTag(data.subarray(data.length - 16));
-    return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString(
-      "utf8",
-    );
-  } catch (cause) {
+  const plaintext =
+    (body.startsWith(FORMAT2_MARK)
+      ? open(key, iv, Buffer.from(body.slice(FORMAT2_MARK.length), "base64url"), aadBytes(slot, 2))
+      : undefined) ?? open(key, iv, Buffer.from(body, "base64url"), aadBytes(slot, 1));
+  if (plaintext === undefined) {
     throw new VpbError(
       "TOKEN_DECRYPT_FAILED",
       "A stored token failed authentication: it was altered, or copied from another row or column.",
       "Treat the account's tokens as lost: the user signs in with the provider again.",
-      { cause },
     );
   }
+  return plaintext;
 }

@@ -1,12 +1,29 @@
 import type pg from "pg";
-import { decryptToken, encryptToken, envelopeKeyId, type KeyRing, tokenAad } from "./token-cipher.ts";
+import { type ErrorCode, isVpbError } from "../errors.ts";
+import {
+  decryptToken,
+  encryptToken,
+  FORMAT2_MARK,
+  isCurrentEnvelope,
+  type KeyRing,
+  tokenAad,
+} from "./token-cipher.ts";
 
 export const TOKEN_COLUMNS = ["refresh_token", "access_token", "id_token"] as const;
 
+/** A token rotation could not re-encrypt: which account and column, and why (never the token). */
+export interface RotationFailure {
+  accountId: string;
+  column: (typeof TOKEN_COLUMNS)[number];
+  code: ErrorCode;
+}
+
 export interface RotationResult {
-  /** Accounts that had at least one token under an old key. */
+  /** Accounts that had at least one token rewritten. */
   accountsRewritten: number;
   tokensRewritten: number;
+  /** Tokens left as they were: their key is not in the ring, or they fail authentication. */
+  failures: RotationFailure[];
 }
 
 interface AccountTokens {
@@ -19,9 +36,11 @@ interface AccountTokens {
 }
 
 /**
- * Re-encrypts every OAuth token not under the ring's current key, in batches, each batch in its own
- * transaction (rows locked, so a concurrent sign-in waits rather than loses its write). Run it after
- * putting a new key first in VPB_TOKEN_KEYS; afterwards the old key can be removed.
+ * Re-encrypts every OAuth token not in the current envelope (the ring's current key, AAD format 2),
+ * in batches, each batch in its own transaction (rows locked, so a concurrent sign-in waits rather than
+ * loses its write). Run it after putting a new key first in VPB_TOKEN_KEYS; afterwards the old key can
+ * be removed. A token that cannot be decrypted is left as it is and reported, and the rotation goes on:
+ * one lost key must not keep every other account on the old key.
  */
 export async function rotateTokenKeys(
   client: pg.Client,
@@ -30,7 +49,10 @@ export async function rotateTokenKeys(
 ): Promise<RotationResult> {
   const batchSize = options.batchSize ?? 500;
   const prefix = `v1.${ring.current}.`;
-  const result: RotationResult = { accountsRewritten: 0, tokensRewritten: 0 };
+  const result: RotationResult = { accountsRewritten: 0, tokensRewritten: 0, failures: [] };
+  // Current means: this key's prefix, then the 16-character IV and its dot, then the format 2 mark.
+  const stale = (column: string) =>
+    `not (left(${column}, $2) = $3 and substr(${column}, $2 + 18, ${FORMAT2_MARK.length}) = $4)`;
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
     await client.query("begin");
@@ -38,27 +60,33 @@ export async function rotateTokenKeys(
       const { rows } = await client.query<AccountTokens>(
         `select id, provider, provider_account_id, refresh_token, access_token, id_token
            from public.accounts
-          where id > $1 and (left(refresh_token, $2) <> $3 or left(access_token, $2) <> $3 or left(id_token, $2) <> $3)
-          order by id limit $4 for update`,
-        [after, prefix.length, prefix, batchSize],
+          where id > $1 and (${TOKEN_COLUMNS.map(stale).join(" or ")})
+          order by id limit $5 for update`,
+        [after, prefix.length, prefix, FORMAT2_MARK, batchSize],
       );
       for (const row of rows) {
         const next: Record<string, string | null> = {};
+        let rewritten = 0;
         for (const column of TOKEN_COLUMNS) {
           const value = row[column];
-          if (value === null || envelopeKeyId(value) === ring.current) {
-            next[column] = value;
-            continue;
+          next[column] = value;
+          if (value === null || isCurrentEnvelope(ring, value)) continue;
+          const slot = tokenAad(column, row.provider, row.provider_account_id);
+          try {
+            next[column] = encryptToken(ring, decryptToken(ring, value, slot), slot);
+            rewritten++;
+          } catch (e) {
+            if (!isVpbError(e)) throw e;
+            result.failures.push({ accountId: row.id, column, code: e.code });
           }
-          const aad = tokenAad(column, row.provider, row.provider_account_id);
-          next[column] = encryptToken(ring, decryptToken(ring, value, aad), aad);
-          result.tokensRewritten++;
         }
+        if (rewritten === 0) continue;
         await client.query(
           "update public.accounts set refresh_token = $2, access_token = $3, id_token = $4 where id = $1",
           [row.id, next.refresh_token, next.access_token, next.id_token],
         );
         result.accountsRewritten++;
+        result.tokensRewritten += rewritten;
       }
       await client.query("commit");
       options.onProgress?.(result.accountsRewritten);

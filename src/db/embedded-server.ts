@@ -49,25 +49,87 @@ export function embeddedPaths(dataDir: string) {
   };
 }
 
-/** The pid and port of a live server on this data folder, read from its postmaster.pid. */
-export async function runningServer(pgData: string): Promise<{ pid: number; port: number } | undefined> {
+interface PidFile {
+  pid: number;
+  /** The postmaster's start, in seconds since the epoch, as it wrote it. */
+  startedAt: number;
+  port: number;
+}
+
+async function readPidFile(pgData: string): Promise<PidFile | undefined> {
   let text: string;
   try {
     text = await fs.readFile(path.join(pgData, "postmaster.pid"), "utf8");
   } catch {
     return undefined;
   }
+  // Lines: pid, data folder, start time (epoch seconds), port, socket folder, listen address, ...
   const lines = text.split("\n");
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || !Number.isInteger(port) || pid <= 0) return undefined;
+  const [pid, startedAt, port] = [Number(lines[0]), Number(lines[2]), Number(lines[3])];
+  if (![pid, startedAt, port].every(Number.isInteger) || pid <= 0) return undefined;
+  return { pid, startedAt, port };
+}
+
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
+    return true;
   } catch (e) {
-    // EPERM: alive but owned by the postgres OS user.
-    if ((e as NodeJS.ErrnoException).code !== "EPERM") return undefined;
+    // EPERM: alive but owned by another OS user (the postgres user, when we run as root).
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
-  return { pid, port };
+}
+
+/**
+ * When the process `pid` started, in epoch seconds, from Linux's /proc; undefined elsewhere. A pid is
+ * reused once its process is gone: the start time tells the postmaster from a later process.
+ */
+async function processStartedAt(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8");
+    const boot = /^btime (\d+)$/m.exec(await fs.readFile("/proc/stat", "utf8"))?.[1];
+    // Field 22, counted after the command name (which may hold spaces), in clock ticks since boot; Linux
+    // reports ticks to user space at USER_HZ, 100 on every architecture Node runs on.
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    if (boot === undefined || !Number.isFinite(ticks)) return undefined;
+    return Number(boot) + ticks / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a PostgreSQL server answers on 127.0.0.1:port (it answers an SSLRequest with S or N). */
+function answersAsPostgres(port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    const done = (result: boolean) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
+    socket.once("data", (d: Buffer) => done(d.length === 1 && (d[0] === 0x53 || d[0] === 0x4e)));
+  });
+}
+
+/**
+ * The pid and port of a live server on this data folder, read from its postmaster.pid. A live pid is
+ * not enough (pids are reused): the server must answer as PostgreSQL on the port the file names, and,
+ * where the OS tells (Linux), the process must have started when the file says. A file proven stale
+ * (another process under that pid, nothing PostgreSQL on the port) is removed, since PostgreSQL itself
+ * refuses to start while the pid in it is alive and its own.
+ */
+export async function runningServer(pgData: string): Promise<{ pid: number; port: number } | undefined> {
+  const file = await readPidFile(pgData);
+  // A dead pid: PostgreSQL removes the stale file itself when it starts.
+  if (!file || !isAlive(file.pid)) return undefined;
+  const startedAt = await processStartedAt(file.pid);
+  const sameProcess = startedAt === undefined || Math.abs(startedAt - file.startedAt) <= 5;
+  const answers = await answersAsPostgres(file.port);
+  if (sameProcess && answers) return { pid: file.pid, port: file.port };
+  if (!sameProcess && !answers) await fs.rm(path.join(pgData, "postmaster.pid"), { force: true });
+  return undefined;
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -78,8 +140,9 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-async function choosePort(preferred: number): Promise<number> {
-  for (let port = preferred; port < preferred + 20 && port <= 65535; port++) {
+/** The first free port from `from` on, within the preferred port and the 19 after it. */
+async function choosePort(preferred: number, from = preferred): Promise<number> {
+  for (let port = from; port < preferred + 20 && port <= 65535; port++) {
     if (await portIsFree(port)) return port;
   }
   throw new VpbError(
@@ -89,18 +152,44 @@ async function choosePort(preferred: number): Promise<number> {
   );
 }
 
-async function loadCredentials(file: string): Promise<Credentials> {
+/**
+ * The user and password of the data folder's cluster. Created with the cluster; afterwards the cluster
+ * only accepts that password, so a damaged or missing file is refused, never replaced. Made 0600 on
+ * every start, not only when created: a copy or an editor may have widened it.
+ */
+async function loadCredentials(file: string, clusterExists: boolean): Promise<Credentials> {
+  const invalid = (problem: string, cause?: unknown) =>
+    new VpbError(
+      "EMBEDDED_CREDENTIALS_INVALID",
+      `${file} ${problem}; the PostgreSQL cluster next to it accepts only the password it was created with.`,
+      'Restore the file from a backup or another copy as {"user": "...", "password": "..."}; ' +
+        "or, if the local data is disposable, move the whole folder aside to create a new cluster.",
+      cause === undefined ? undefined : { cause },
+    );
+  let text: string | undefined;
   try {
-    const parsed = JSON.parse(await fs.readFile(file, "utf8")) as Partial<Credentials>;
-    if (typeof parsed.user === "string" && typeof parsed.password === "string") {
-      return { user: parsed.user, password: parsed.password };
-    }
+    text = await fs.readFile(file, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
   }
+  if (text !== undefined) {
+    await fs.chmod(file, 0o600);
+    let parsed: Partial<Record<keyof Credentials, unknown>>;
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      throw invalid("is not valid JSON", cause);
+    }
+    if (typeof parsed?.user !== "string" || parsed.user === "")
+      throw invalid('has no "user" (a non-empty string)');
+    if (typeof parsed.password !== "string" || parsed.password === "")
+      throw invalid('has no "password" (a non-empty string)');
+    return { user: parsed.user, password: parsed.password };
+  }
+  if (clusterExists) throw invalid("is missing");
   // A random password per data folder: the server listens on loopback only, but other local users exist.
   const created = { user: "postgres", password: randomBytes(18).toString("base64url") };
-  await fs.writeFile(file, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
+  await fs.writeFile(file, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600, flag: "wx" });
   return created;
 }
 
@@ -147,7 +236,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     const { mode } = await fs.stat(options.dataDir);
     if ((mode & 0o001) === 0) await fs.chmod(options.dataDir, mode | 0o111);
   }
-  const creds = await loadCredentials(paths.credentials);
+  const creds = await loadCredentials(paths.credentials, existsSync(path.join(paths.pgData, "PG_VERSION")));
 
   const live = await runningServer(paths.pgData);
   if (live) {
@@ -175,49 +264,73 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     );
   }
 
-  const port = await choosePort(options.port);
-  if (port !== options.port) progress(`port ${options.port} is in use: using ${port} instead`);
   const log = createWriteStream(paths.logFile, { flags: "a" });
-  const write = (message: unknown) =>
-    log.write(typeof message === "string" ? message : `${String(message)}\n`);
+  let attemptLog = "";
+  const write = (message: unknown) => {
+    const text = typeof message === "string" ? message : `${String(message)}\n`;
+    attemptLog += text;
+    log.write(text);
+  };
   const settings = {
     listen_addresses: "127.0.0.1",
     // TCP only: a socket path under a deep folder can exceed the 107-byte limit of Unix sockets.
     unix_socket_directories: "",
     ...options.settings,
   };
-  const server = new EmbeddedPostgres({
-    databaseDir: paths.pgData,
-    port,
-    user: creds.user,
-    password: creds.password,
-    authMethod: "scram-sha-256",
-    persistent: true,
-    // PostgreSQL refuses to run as root: then the package runs it as the `postgres` OS user.
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
-    onLog: write,
-    onError: write,
-  });
-
-  const initialised = !existsSync(path.join(paths.pgData, "PG_VERSION"));
-  try {
-    if (initialised) {
-      progress(`initialising a new PostgreSQL ${EMBEDDED_MAJOR} data folder in ${paths.pgData}`);
-      await server.initialise();
-    }
-    progress(`starting PostgreSQL ${EMBEDDED_MAJOR} on 127.0.0.1:${port}`);
-    await server.start();
-  } catch (cause) {
-    await server.stop().catch(() => {});
-    log.end();
-    throw new VpbError(
+  const serverOn = (port: number) =>
+    new EmbeddedPostgres({
+      databaseDir: paths.pgData,
+      port,
+      user: creds.user,
+      password: creds.password,
+      authMethod: "scram-sha-256",
+      persistent: true,
+      // PostgreSQL refuses to run as root: then the package runs it as the `postgres` OS user.
+      createPostgresUser: process.getuid?.() === 0,
+      initdbFlags: ["--encoding=UTF8", "--locale=C"],
+      postgresFlags: Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
+      onLog: write,
+      onError: write,
+    });
+  const failed = async (port: number, cause: unknown) => {
+    await new Promise<void>((resolve) => log.end(resolve));
+    return new VpbError(
       "EMBEDDED_START_FAILED",
       `PostgreSQL did not start on port ${port}. Last lines of ${paths.logFile}:\n${await tail(paths.logFile, 15)}`,
       "Read the server log above; a damaged data folder can be moved aside and recreated.",
       { cause },
     );
+  };
+
+  const initialised = !existsSync(path.join(paths.pgData, "PG_VERSION"));
+  let port = await choosePort(options.port);
+  if (port !== options.port) progress(`port ${options.port} is in use: using ${port} instead`);
+  let server = serverOn(port);
+  if (initialised) {
+    progress(`initialising a new PostgreSQL ${EMBEDDED_MAJOR} data folder in ${paths.pgData}`);
+    try {
+      await server.initialise();
+    } catch (cause) {
+      throw await failed(port, cause);
+    }
+  }
+  // The port was free when probed, but another process may bind it before PostgreSQL does: then
+  // PostgreSQL exits, and the next free port is tried.
+  for (let attempt = 1; ; attempt++) {
+    progress(`starting PostgreSQL ${EMBEDDED_MAJOR} on 127.0.0.1:${port}`);
+    attemptLog = "";
+    try {
+      await server.start();
+      break;
+    } catch (cause) {
+      // start() fails only once the process has exited: there is nothing to stop.
+      if (!/could not create any TCP\/IP sockets/.test(attemptLog) || attempt >= 5)
+        throw await failed(port, cause);
+      const taken = port;
+      port = await choosePort(options.port, taken + 1);
+      progress(`port ${taken} was taken before PostgreSQL could bind it: using ${port} instead`);
+      server = serverOn(port);
+    }
   }
 
   return {

@@ -44,5 +44,17 @@ export function register(keys: Command): void {
           ? `${toJson(result)}\n`
           : `Re-encrypted ${result.tokensRewritten} tokens of ${result.accountsRewritten} accounts under key "${ring.current}".\n`,
       );
+      if (result.failures.length > 0) {
+        // Account ids and error codes only: never a token, never a key.
+        const accounts = [...new Set(result.failures.map((f) => f.accountId))];
+        throw new VpbError(
+          "TOKEN_ROTATION_INCOMPLETE",
+          `${result.failures.length} tokens of ${accounts.length} accounts could not be re-encrypted and were left as they were:\n` +
+            result.failures.map((f) => `  - account ${f.accountId} ${f.column}: ${f.code}`).join("\n"),
+          "TOKEN_KEY_UNKNOWN: put the missing key back in VPB_TOKEN_KEYS (after the current one) and rotate again. " +
+            "TOKEN_DECRYPT_FAILED: those tokens are lost; unlink the accounts (the adapter's unlinkAccount needs no key) and the users sign in again. " +
+            "Keep the old keys until a rotation ends without this error.",
+        );
+      }
     });
 }

@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { chmod, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { openTarget } from "../../db/target.ts";
@@ -30,7 +30,14 @@ export function register(program: Command): void {
         release();
       }
       const urlFile = path.join(config.dataDir, "database-url");
-      if (target.embedded) await writeFile(urlFile, `${target.url}\n`, { mode: 0o600 });
+      if (target.embedded) {
+        // Written aside and renamed over: an existing file keeps neither its old mode nor a moment of
+        // the password under it (writeFile's mode applies only to a file it creates).
+        const temporary = `${urlFile}.${process.pid}.tmp`;
+        await writeFile(temporary, `${target.url}\n`, { mode: 0o600 });
+        await chmod(temporary, 0o600);
+        await rename(temporary, urlFile);
+      }
       process.stdout.write(
         `ready in ${Math.round(performance.now() - started)} ms: ${target.display}\n` +
           (target.embedded
