@@ -7,7 +7,7 @@ export interface QueryPattern {
   /** Why the query looks as it does and what the plan must be. */
   why: string;
   sql: string;
-  /** Index names the plan must use. */
+  /** Index names the plan must use; "a|b" accepts either. */
   mustUse: string[];
   /** Relations the plan must not read with a sequential scan. */
   noSeqScan: string[];
@@ -48,7 +48,8 @@ export const QUERY_PATTERNS: QueryPattern[] = [
   from public.projects p where p.id = $1::uuid`,
     params: (ctx) => [ctx.projectId],
     // Either index leading with project_id: the planner picks by cost (a bitmap scan and a sort of ~20 rows is fine).
-    mustUse: ["projects_pkey", "project_components_project_id_"],
+    // Either unique index leading with id: the primary key or (id, owner_id), the target of content's owner key.
+    mustUse: ["projects_pkey|projects_id_owner_id_key", "project_components_project_id_"],
     noSeqScan: ["projects", "project_components"],
   },
   {
