@@ -18,7 +18,7 @@ export interface QueryPattern {
   why: string;
   /** The SDK's text. */
   sql: string;
-  /** Index names the plan must use. */
+  /** Index names the plan must use; "a|b" accepts either. */
   mustUse: string[];
   /** Text an index scan's condition must contain (a keyset bound that must not become a filter). */
   indexCond?: string;
@@ -69,7 +69,8 @@ export const QUERY_PATTERNS: QueryPattern[] = [
     sql: PROJECT_WITH_COMPONENTS,
     params: (ctx) => [ctx.projectId],
     // Either index leading with project_id: the planner picks by cost (a bitmap scan and a sort of ~20 rows is fine).
-    mustUse: ["projects_pkey", "project_components_project_id_"],
+    // Either unique index leading with id: the primary key or (id, owner_id), the target of content's owner key.
+    mustUse: ["projects_pkey|projects_id_owner_id_key", "project_components_project_id_"],
     noSeqScan: ["projects", "project_components"],
   },
   {

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { applyBootstrap } from "../src/db/bootstrap.ts";
-import { migrateUp } from "../src/migrations/migrator.ts";
+import { migrateDown, migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import { catalogSnapshot } from "./support/catalog.ts";
 import { fixtureProject } from "./support/fixtures.ts";
 import { client, createDatabase } from "./support/harness.ts";
+import { refusal } from "./support/rows.ts";
 
 test("the bootstrap gives a plain database Supabase's roles, auth helpers and storage schema", async () => {
   const db = await createDatabase("empty");
@@ -99,4 +100,58 @@ test("regression: migrate up without an onProgress callback still applies the bo
   assert.equal(r.error, undefined);
   const c = await client(db.url);
   assert.equal((await c.query("select to_regprocedure('auth.uid()') is not null as ok")).rows[0].ok, true);
+});
+
+const DIRECT_DELETE = /^Direct deletion from storage tables is not allowed\. Use the Storage API instead\.$/;
+
+test("a plain DELETE on storage.objects or storage.buckets is refused as on Supabase; the Storage API's setting allows it", async () => {
+  const db = await createDatabase("migrated");
+  const c = await client(db.url);
+  await c.query("insert into storage.buckets (id, name) values ('scratch', 'scratch')");
+  await c.query("insert into storage.objects (bucket_id, name) values ('scratch', 'a/b.webm')");
+  for (const table of ["storage.objects", "storage.buckets"]) {
+    const e = await refusal(c, `delete from ${table} where false`);
+    assert.equal(e.code, "42501", table);
+    assert.match(e.message, DIRECT_DELETE, table);
+  }
+  assert.equal((await c.query("select count(*)::int as n from storage.objects")).rows[0].n, 1);
+  await c.query("begin");
+  await c.query("select set_config('storage.allow_delete_query', 'true', true)");
+  assert.equal((await c.query("delete from storage.objects where bucket_id = 'scratch'")).rowCount, 1);
+  assert.equal((await c.query("delete from storage.buckets where id = 'scratch'")).rowCount, 1);
+  await c.query("commit");
+  // The setting is the transaction's only.
+  assert.equal((await refusal(c, "delete from storage.buckets where false")).code, "42501");
+});
+
+test("a database bootstrapped before the delete protection gets it on the next run", async () => {
+  const db = await createDatabase("empty");
+  const c = await client(db.url);
+  await applyBootstrap(c);
+  await c.query(`drop trigger protect_buckets_delete on storage.buckets;
+                 drop trigger protect_objects_delete on storage.objects;
+                 drop function storage.protect_delete()`);
+  assert.deepEqual(await applyBootstrap(c), {
+    kind: "applied",
+    missing: [
+      "function storage.protect_delete()",
+      "trigger protect_buckets_delete",
+      "trigger protect_objects_delete",
+    ],
+  });
+  assert.equal((await refusal(c, "delete from storage.objects where false")).code, "42501");
+  // Only a trigger missing is noticed too.
+  await c.query("drop trigger protect_objects_delete on storage.objects");
+  assert.deepEqual(await applyBootstrap(c), { kind: "applied", missing: ["trigger protect_objects_delete"] });
+  assert.equal((await refusal(c, "delete from storage.objects where false")).code, "42501");
+});
+
+test("the storage rollback (005) deletes its bucket through the delete protection", async () => {
+  const db = await createDatabase("migrated");
+  const c = await client(db.url);
+  const down = await migrateDown(projectMigratorOptions(db.url), { to: "004_row_level_security" });
+  assert.equal(down.error, undefined, down.error?.message);
+  assert.equal((await c.query("select count(*)::int as n from storage.buckets")).rows[0].n, 0);
+  // The setting did not outlive the rollback's own statement.
+  assert.equal((await refusal(c, "delete from storage.buckets where false")).code, "42501");
 });

@@ -4,7 +4,7 @@ import type pg from "pg";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import { asActor } from "./support/actors.ts";
 import { client, createDatabase } from "./support/harness.ts";
-import { audioPath, component, insert, project, user } from "./support/rows.ts";
+import { audioPath, component, insert, project, refusal, user } from "./support/rows.ts";
 
 // Components, audio and prompts carry their project's owner (007) so that RLS needs no lookup of the
 // project: these tests hold the triggers that keep it true to what they promise.
@@ -175,6 +175,90 @@ test("migration 007 fills owner_id of existing rows without touching their updat
     ]);
     assert.equal(rows[0].owner_id, u);
     assert.equal((rows[0].updated_at as Date).toISOString(), "2020-01-02T03:04:05.000Z");
+  } finally {
+    await d.end();
+  }
+});
+
+const CONTENT = ["project_components", "audio_recordings", "prompt_generations"] as const;
+
+test("owner_id is NOT NULL and keyed to the project's owner, so the database refuses a wrong one by itself", async () => {
+  const keys = await c.query(
+    `select conrelid::regclass::text as t, pg_get_constraintdef(oid) as def from pg_constraint
+      where conname = conrelid::regclass::text || '_project_owner_fkey' order by 1`,
+  );
+  assert.deepEqual(
+    keys.rows.map((r) => r.t),
+    [...CONTENT].sort(),
+  );
+  for (const r of keys.rows)
+    assert.equal(
+      r.def,
+      "FOREIGN KEY (project_id, owner_id) REFERENCES projects(id, owner_id) ON UPDATE CASCADE ON DELETE CASCADE",
+    );
+  const nullable = await c.query(
+    `select table_name from information_schema.columns
+      where table_schema = 'public' and column_name = 'owner_id' and table_name = any($1) and is_nullable = 'YES'`,
+    [[...CONTENT]],
+  );
+  assert.deepEqual(nullable.rows, []);
+  // Without the trigger that sets owner_id, the key and NOT NULL still hold.
+  await c.query("begin");
+  try {
+    await c.query("alter table project_components disable trigger project_components_owner");
+    await c.query("savepoint s");
+    const e = await refusal(
+      c,
+      "insert into project_components (project_id, type, owner_id) values ($1, 'text', $2)",
+      [projectId, stranger],
+    );
+    assert.equal(e.code, "23503");
+    assert.equal(e.constraint, "project_components_project_owner_fkey");
+    await c.query("rollback to savepoint s");
+    const n = await refusal(
+      c,
+      "insert into project_components (project_id, type, owner_id) values ($1, 'text', null)",
+      [projectId],
+    );
+    assert.equal(n.code, "23502");
+  } finally {
+    await c.query("rollback");
+  }
+});
+
+test("a transfer moves owner_id through the foreign key alone: 007's trigger is gone", async () => {
+  const t = await c.query(
+    "select count(*)::int as n from pg_trigger where tgname = 'projects_owner_to_content'",
+  );
+  assert.equal(t.rows[0].n, 0);
+});
+
+test("migration 008 fills owner_id left NULL or wrong before it, without touching updated_at", async () => {
+  const db = await createDatabase("empty");
+  const opts = projectMigratorOptions(db.url);
+  assert.equal((await migrateUp(opts, { to: "007" })).error, undefined);
+  const d = await client(db.url);
+  try {
+    const u = (await user(d)).id;
+    const other = (await user(d)).id;
+    const p = (await project(d, u)).id;
+    const a = await component(d, p, { updated_at: "2020-01-02T03:04:05Z" });
+    const b = await component(d, p, { updated_at: "2020-01-02T03:04:05Z" });
+    // As an early seed loaded them: triggers off.
+    await d.query("set session_replication_role = replica");
+    await d.query("update project_components set owner_id = null where id = $1", [a.id]);
+    await d.query("update project_components set owner_id = $1 where id = $2", [other, b.id]);
+    await d.query("reset session_replication_role");
+    const rest = await migrateUp(opts);
+    assert.equal(rest.error, undefined, rest.error?.message);
+    const { rows } = await d.query(
+      "select owner_id, updated_at from project_components where id = any($1) order by id = $2 desc",
+      [[a.id, b.id], a.id],
+    );
+    for (const r of rows) {
+      assert.equal(r.owner_id, u);
+      assert.equal((r.updated_at as Date).toISOString(), "2020-01-02T03:04:05.000Z");
+    }
   } finally {
     await d.end();
   }

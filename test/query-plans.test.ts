@@ -87,7 +87,7 @@ for (const p of QUERY_PATTERNS) {
           .join("\n");
         for (const index of p.mustUse) {
           assert.ok(
-            nodes.some((n) => n["Index Name"]?.includes(index)),
+            nodes.some((n) => index.split("|").some((name) => n["Index Name"]?.includes(name))),
             `uses ${index}:\n${shape}`,
           );
         }

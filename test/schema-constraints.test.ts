@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { createHash, randomUUID } from "node:crypto";
 import { before, test } from "node:test";
 import type pg from "pg";
+import { asActor } from "./support/actors.ts";
 import { client, createDatabase } from "./support/harness.ts";
-import { audioPath, component, insert, project, user } from "./support/rows.ts";
+import { audioPath, component, insert, project, refusal, user } from "./support/rows.ts";
 
 let c: pg.Client;
 before(async () => {
@@ -274,5 +275,77 @@ test("analytics rows: formats and enumerations are checked; a row of any date is
   );
   assert.equal(where.rows[0].part, "user_activity_default");
   assert.match(where.rows[1].part, /^user_activity_p\d{6}$/);
+  await c.query("rollback");
+});
+
+test("the API roles date analytics rows from a day ago to an hour ahead; the service role any date", async () => {
+  const u = (await user(c)).id;
+  const rows = {
+    user_activity: { user_id: u, action: "project.open" },
+    api_usage: { user_id: u, provider: "openai", model: "gpt-4o" },
+  };
+  for (const [table, row] of Object.entries(rows)) {
+    for (const offset of ["-2 days", "+2 hours"]) {
+      const e = await asActor(c, "owner", u, () =>
+        refusal(
+          c,
+          `insert into public.${table} (${Object.keys(row)}, occurred_at)
+           values (${Object.keys(row).map((_, i) => `$${i + 1}`)}, now() + $${Object.keys(row).length + 1}::interval)`,
+          [...Object.values(row), offset],
+        ),
+      );
+      assert.equal(e.code, "23514", `${table} ${offset}`);
+      assert.equal(e.constraint, `${table}_occurred_at_window`);
+      assert.match(
+        e.message,
+        new RegExp(`^${table}\\.occurred_at must lie between a day before and an hour after now$`),
+      );
+    }
+    for (const [actor, id, offset] of [
+      ["owner", u, "-23 hours"],
+      ["owner", u, "+59 minutes"],
+      ["service_role", undefined, "-400 days"],
+    ] as const) {
+      const added = await asActor(
+        c,
+        actor,
+        id,
+        async () =>
+          (
+            await c.query(
+              `insert into public.${table} (${Object.keys(row)}, occurred_at)
+             values (${Object.keys(row).map((_, i) => `$${i + 1}`)}, now() + $${Object.keys(row).length + 1}::interval)`,
+              [...Object.values(row), offset],
+            )
+          ).rowCount,
+      );
+      assert.equal(added, 1, `${actor} ${table} ${offset}`);
+    }
+  }
+});
+
+test("JSON columns are bounded in bytes of their text: the bound is accepted, one byte more is not", async () => {
+  await c.query("begin");
+  const u = await user(c);
+  const p = await project(c, u.id);
+  // {"t": "xxx"} is 9 bytes and the x's.
+  const sized = (bytes: number) => JSON.stringify({ t: "x".repeat(bytes - 9) });
+  const cases: [string, string, number, Record<string, unknown>][] = [
+    ["users", "settings", 16384, { email: `j-${randomUUID()}@example.com` }],
+    ["projects", "layout", 262144, { owner_id: u.id, name: "x" }],
+    ["projects", "settings", 32768, { owner_id: u.id, name: "x" }],
+    ["project_components", "content", 65536, { project_id: p.id, type: "text" }],
+    ["prompt_generations", "input_snapshot", 524288, { project_id: p.id, user_id: u.id, model: "m" }],
+    ["user_activity", "metadata", 8192, { user_id: u.id, action: "a.b" }],
+    ["error_logs", "context", 16384, { severity: "error", source: "api", message: "m" }],
+    ["performance_metrics", "tags", 4096, { metric: "m", value: 1, unit: "ms" }],
+  ];
+  for (const [table, column, bound, row] of cases) {
+    const text = await c.query("select octet_length($1::jsonb::text)::int as n", [sized(bound)]);
+    assert.equal(text.rows[0].n, bound, "the test's JSON has the bound's size");
+    await insert(c, table, { ...row, [column]: sized(bound) });
+    if (table === "users") row.email = `j-${randomUUID()}@example.com`;
+    await rejects(table, { ...row, [column]: sized(bound + 1) }, `${table}_${column}_size`);
+  }
   await c.query("rollback");
 });

@@ -385,7 +385,17 @@ test("partitions: created ahead, rows moved out of the default one, and dropped 
 });
 
 test("every foreign key has an index leading with its columns", async () => {
+  // A key that refines another key to the same table (content's (project_id, owner_id) and its
+  // project_id) is served by that key's index: one project's rows are few to filter by owner.
   const { rows } = await c.query(`
+    with indexed as (
+      select co.oid, co.conrelid, co.confrelid, co.conkey from pg_constraint co
+       where co.contype = 'f' and exists (
+         select from pg_index i
+          where i.indrelid = co.conrelid
+            and (i.indkey::int2[])[0:cardinality(co.conkey) - 1] operator(pg_catalog.@>) co.conkey
+            and (i.indkey::int2[])[0:cardinality(co.conkey) - 1] operator(pg_catalog.<@) co.conkey)
+    )
     select format('%s.%s (%s)', n.nspname, cl.relname, array_to_string(array(
              select a.attname from unnest(co.conkey) with ordinality k(attnum, i)
              join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.attnum order by k.i), ', ')) as fk
@@ -396,7 +406,11 @@ test("every foreign key has an index leading with its columns", async () => {
          select from pg_index i
           where i.indrelid = co.conrelid
             and (i.indkey::int2[])[0:cardinality(co.conkey) - 1] operator(pg_catalog.@>) co.conkey
-            and (i.indkey::int2[])[0:cardinality(co.conkey) - 1] operator(pg_catalog.<@) co.conkey)`);
+            and (i.indkey::int2[])[0:cardinality(co.conkey) - 1] operator(pg_catalog.<@) co.conkey)
+       and not exists (
+         select from indexed x
+          where x.oid <> co.oid and x.conrelid = co.conrelid and x.confrelid = co.confrelid
+            and x.conkey operator(pg_catalog.<@) co.conkey)`);
   assert.deepEqual(
     rows.map((r) => r.fk),
     [],
@@ -405,5 +419,100 @@ test("every foreign key has an index leading with its columns", async () => {
     (await count(
       "select count(*)::int as n from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace",
     )) >= 15,
+  );
+});
+
+test("partition bounds are UTC months whatever the session's TimeZone and DateStyle", async () => {
+  const d = await client((await createDatabase()).url);
+  const made: string[] = [];
+  for (const [zone, month] of [
+    ["Asia/Tokyo", "2030-01-01"],
+    ["America/Los_Angeles", "2030-02-01"],
+    ["UTC", "2030-03-01"],
+  ]) {
+    await d.query(`set timezone = '${zone}'`);
+    await d.query("set datestyle = 'SQL, DMY'");
+    const r = await d.query("select create_monthly_partitions('api_usage', 0, $1::date) as p", [month]);
+    made.push(...r.rows.map((x) => x.p));
+  }
+  assert.deepEqual(made, ["api_usage_p203001", "api_usage_p203002", "api_usage_p203003"]);
+  await d.query("reset timezone; reset datestyle; set timezone = 'UTC'");
+  const bounds = await d.query(
+    "select relname, pg_get_expr(relpartbound, oid) as bound from pg_class where relname = any($1) order by 1",
+    [made],
+  );
+  assert.deepEqual(
+    bounds.rows.map((r) => r.bound),
+    [
+      "FOR VALUES FROM ('2030-01-01 00:00:00+00') TO ('2030-02-01 00:00:00+00')",
+      "FOR VALUES FROM ('2030-02-01 00:00:00+00') TO ('2030-03-01 00:00:00+00')",
+      "FOR VALUES FROM ('2030-03-01 00:00:00+00') TO ('2030-04-01 00:00:00+00')",
+    ],
+  );
+  // The last hour of January, UTC, belongs to January's partition (not to a gap, not to February).
+  const u = await user(d);
+  await insert(d, "api_usage", {
+    user_id: u.id,
+    provider: "p",
+    model: "m",
+    occurred_at: "2030-01-31T23:30:00Z",
+  });
+  const where = await d.query("select tableoid::regclass::text as part from api_usage where user_id = $1", [
+    u.id,
+  ]);
+  assert.equal(where.rows[0].part, "api_usage_p203001");
+});
+
+test("maintenance empties the default partitions: expired rows purged, others moved into their months", async () => {
+  const d = await client((await createDatabase()).url);
+  const u = await user(d);
+  const at = async (sql: string) => (await d.query(`select (${sql}) as t`)).rows[0].t as Date;
+  const months = (t: Date) => `${t.getUTCFullYear()}${String(t.getUTCMonth() + 1).padStart(2, "0")}`;
+  const expired = await at("now() - interval '14 months'");
+  const kept = await at("now() - interval '5 months'");
+  const far = await at("now() + interval '10 years'");
+  for (const occurred_at of [expired, kept, far])
+    await insert(d, "user_activity", { user_id: u.id, action: "a.b", occurred_at });
+  const defaults = (table: string) =>
+    d.query(`select count(*)::int as n from ${table}_default`).then((r) => r.rows[0].n as number);
+  assert.equal(await defaults("user_activity"), 3, "no partition holds these months yet");
+  const swept = await d.query("select * from sweep_default_partition('user_activity', interval '13 months')");
+  assert.deepEqual(
+    swept.rows.map((r) => [r.action, r.partition_name, Number(r.row_count)]),
+    [
+      ["purged", "user_activity_default", 1],
+      ["moved", `user_activity_p${months(kept)}`, 1],
+      ["kept", "user_activity_default", 1],
+    ],
+  );
+  const where = await d.query(
+    "select tableoid::regclass::text as part from user_activity where occurred_at = $1",
+    [kept],
+  );
+  assert.equal(where.rows[0].part, `user_activity_p${months(kept)}`);
+
+  // The scheduled cleanup sweeps every table before applying retention (error logs: 3 months).
+  await insert(d, "error_logs", {
+    severity: "error",
+    source: "api",
+    message: "m",
+    occurred_at: await at("now() - interval '6 months'"),
+  });
+  await insert(d, "error_logs", {
+    severity: "error",
+    source: "api",
+    message: "m",
+    occurred_at: await at("now() - interval '2 months'"),
+  });
+  await d.query("begin");
+  await d.query("set local role service_role");
+  const dropped = await d.query("select * from cleanup_analytics_partitions()");
+  await d.query("commit");
+  assert.equal(dropped.rowCount, 0);
+  assert.equal(await defaults("error_logs"), 0);
+  assert.equal((await d.query("select count(*)::int as n from error_logs")).rows[0].n, 1);
+  await assert.rejects(
+    d.query("select * from sweep_default_partition('users', interval '13 months')"),
+    /not a partitioned analytics table/,
   );
 });

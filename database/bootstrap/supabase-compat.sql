@@ -153,3 +153,33 @@ BEGIN
   END IF;
 END
 $helpers$;
+
+-- Supabase Storage refuses a DELETE on its two tables unless the transaction has set
+-- storage.allow_delete_query to 'true' (its API does so for every request): a row deleted by plain
+-- SQL would leave its stored file behind. Same statement-level triggers, same SQLSTATE and message,
+-- so that a migration or rollback that forgets the setting fails here as it would on Supabase.
+DO $protect$
+BEGIN
+  IF to_regprocedure('storage.protect_delete()') IS NULL THEN
+    CREATE FUNCTION storage.protect_delete() RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $fn$
+    BEGIN
+      IF current_setting('storage.allow_delete_query', true) IS DISTINCT FROM 'true' THEN
+        RAISE EXCEPTION 'Direct deletion from storage tables is not allowed. Use the Storage API instead.'
+          USING ERRCODE = '42501', HINT = 'This prevents accidental data loss from orphaned objects.';
+      END IF;
+      RETURN NULL;
+    END
+    $fn$;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_trigger
+                  WHERE tgrelid = 'storage.buckets'::regclass AND tgname = 'protect_buckets_delete') THEN
+    CREATE TRIGGER protect_buckets_delete BEFORE DELETE ON storage.buckets
+      FOR EACH STATEMENT EXECUTE FUNCTION storage.protect_delete();
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_trigger
+                  WHERE tgrelid = 'storage.objects'::regclass AND tgname = 'protect_objects_delete') THEN
+    CREATE TRIGGER protect_objects_delete BEFORE DELETE ON storage.objects
+      FOR EACH STATEMENT EXECUTE FUNCTION storage.protect_delete();
+  END IF;
+END
+$protect$;

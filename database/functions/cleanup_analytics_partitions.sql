@@ -3,11 +3,18 @@
 
 CREATE OR REPLACE FUNCTION public.cleanup_analytics_partitions()
  RETURNS SETOF text
- LANGUAGE sql
+ LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
-  select public.drop_old_partitions('user_activity', interval '13 months')
-  union all select public.drop_old_partitions('performance_metrics', interval '13 months')
-  union all select public.drop_old_partitions('error_logs', interval '3 months')
-  union all select public.drop_old_partitions('api_usage', interval '25 months')
+declare
+  t record;
+begin
+  for t in
+    select * from (values ('user_activity', interval '13 months'), ('performance_metrics', interval '13 months'),
+                          ('error_logs', interval '3 months'), ('api_usage', interval '25 months')) as r (tbl, retention)
+  loop
+    perform from public.sweep_default_partition(t.tbl, t.retention);
+    return query select public.drop_old_partitions(t.tbl, t.retention);
+  end loop;
+end
 $function$;

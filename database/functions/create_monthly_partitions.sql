@@ -10,8 +10,8 @@ AS $function$
 declare
   month_start date;
   part text;
-  lower_bound timestamptz;
-  upper_bound timestamptz;
+  lower_bound text;
+  upper_bound text;
 begin
   if p_table is null or not (p_table = any (public.analytics_partitioned_tables())) then
     raise exception 'create_monthly_partitions: "%" is not a partitioned analytics table', p_table
@@ -22,16 +22,16 @@ begin
       using errcode = '22023';
   end if;
   for i in 0 .. p_months_ahead loop
-    month_start := (date_trunc('month', p_from) + make_interval(months => i))::date;
+    month_start := (date_trunc('month', p_from::timestamp) + make_interval(months => i))::date;
     part := format('%s_p%s', p_table, to_char(month_start, 'YYYYMM'));
     continue when to_regclass(format('public.%I', part)) is not null;
-    lower_bound := month_start::timestamptz;
-    upper_bound := (month_start + interval '1 month')::timestamptz;
+    lower_bound := to_char(month_start, 'YYYY-MM-DD') || ' 00:00:00+00';
+    upper_bound := to_char(month_start + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00';
     execute format('create table public.%I (like public.%I including defaults including constraints)', part, p_table);
     execute format(
       'with moved as (delete from public.%I where occurred_at >= $1 and occurred_at < $2 returning *) '
       'insert into public.%I select * from moved', p_table || '_default', part)
-      using lower_bound, upper_bound;
+      using lower_bound::timestamptz, upper_bound::timestamptz;
     execute format('alter table public.%I attach partition public.%I for values from (%L) to (%L)',
       p_table, part, lower_bound, upper_bound);
     perform public.seal_partition(part);

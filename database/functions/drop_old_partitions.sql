@@ -27,7 +27,7 @@ begin
        and c.relname ~ '_p[0-9]{6}$'
      order by c.relname
   loop
-    continue when part.upper_bound > now() - p_retention;
+    continue when part.upper_bound > (now() at time zone 'UTC') - p_retention;
     execute format('drop table public.%I', part.relname);
     return next part.relname;
   end loop;

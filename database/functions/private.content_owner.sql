@@ -9,6 +9,13 @@ CREATE OR REPLACE FUNCTION private.content_owner()
 AS $function$
 begin
   new.owner_id := (select p.owner_id from public.projects p where p.id = new.project_id);
+  if new.owner_id is null and new.project_id is not null then
+    raise exception 'insert or update on table "%" violates foreign key constraint "%"',
+      tg_table_name, tg_table_name || '_project_id_fkey'
+      using errcode = '23503', schema = tg_table_schema, table = tg_table_name,
+            constraint = tg_table_name || '_project_id_fkey',
+            detail = 'Key (project_id) is not present in table "projects".';
+  end if;
   return new;
 end
 $function$;

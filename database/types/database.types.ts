@@ -147,7 +147,7 @@ export type Database = {
           duration_ms: number | null
           id: string
           mime_type: string
-          owner_id: string | null
+          owner_id: string
           project_id: string
           sample_rate_hz: number | null
           size_bytes: number
@@ -164,7 +164,7 @@ export type Database = {
           duration_ms?: number | null
           id?: string
           mime_type: string
-          owner_id?: string | null
+          owner_id?: string
           project_id: string
           sample_rate_hz?: number | null
           size_bytes: number
@@ -181,7 +181,7 @@ export type Database = {
           duration_ms?: number | null
           id?: string
           mime_type?: string
-          owner_id?: string | null
+          owner_id?: string
           project_id?: string
           sample_rate_hz?: number | null
           size_bytes?: number
@@ -203,6 +203,12 @@ export type Database = {
             columns: ["project_id"]
             referencedRelation: "projects"
             referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "audio_recordings_project_owner_fkey"
+            columns: ["project_id", "owner_id"]
+            referencedRelation: "projects"
+            referencedColumns: ["id", "owner_id"]
           },
           {
             foreignKeyName: "audio_recordings_user_id_fkey"
@@ -349,7 +355,7 @@ export type Database = {
           created_at: string
           height: number
           id: string
-          owner_id: string | null
+          owner_id: string
           parent_id: string | null
           position_x: number
           position_y: number
@@ -364,7 +370,7 @@ export type Database = {
           created_at?: string
           height?: number
           id?: string
-          owner_id?: string | null
+          owner_id?: string
           parent_id?: string | null
           position_x?: number
           position_y?: number
@@ -379,7 +385,7 @@ export type Database = {
           created_at?: string
           height?: number
           id?: string
-          owner_id?: string | null
+          owner_id?: string
           parent_id?: string | null
           position_x?: number
           position_y?: number
@@ -401,6 +407,12 @@ export type Database = {
             columns: ["project_id"]
             referencedRelation: "projects"
             referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "project_components_project_owner_fkey"
+            columns: ["project_id", "owner_id"]
+            referencedRelation: "projects"
+            referencedColumns: ["id", "owner_id"]
           },
         ]
       }
@@ -463,7 +475,7 @@ export type Database = {
           model: string
           output: string | null
           output_tokens: number
-          owner_id: string | null
+          owner_id: string
           project_id: string
           status: string
           user_id: string
@@ -480,7 +492,7 @@ export type Database = {
           model: string
           output?: string | null
           output_tokens?: number
-          owner_id?: string | null
+          owner_id?: string
           project_id: string
           status?: string
           user_id: string
@@ -497,7 +509,7 @@ export type Database = {
           model?: string
           output?: string | null
           output_tokens?: number
-          owner_id?: string | null
+          owner_id?: string
           project_id?: string
           status?: string
           user_id?: string
@@ -508,6 +520,12 @@ export type Database = {
             columns: ["project_id"]
             referencedRelation: "projects"
             referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "prompt_generations_project_owner_fkey"
+            columns: ["project_id", "owner_id"]
+            referencedRelation: "projects"
+            referencedColumns: ["id", "owner_id"]
           },
           {
             foreignKeyName: "prompt_generations_user_id_fkey"
@@ -742,6 +760,14 @@ export type Database = {
       soft_delete_project: {
         Args: { p_project_id: string; p_user_id: string }
         Returns: string
+      }
+      sweep_default_partition: {
+        Args: { p_retention: string; p_table: string }
+        Returns: {
+          action: string
+          partition_name: string
+          row_count: number
+        }[]
       }
     }
     Enums: {

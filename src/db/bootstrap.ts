@@ -36,7 +36,12 @@ const MISSING = `
     ('table storage.objects', to_regclass('storage.objects') is not null),
     ('function storage.foldername(text)', to_regprocedure('storage.foldername(text)') is not null),
     ('function storage.filename(text)', to_regprocedure('storage.filename(text)') is not null),
-    ('function storage.extension(text)', to_regprocedure('storage.extension(text)') is not null)
+    ('function storage.extension(text)', to_regprocedure('storage.extension(text)') is not null),
+    ('function storage.protect_delete()', to_regprocedure('storage.protect_delete()') is not null),
+    ('trigger protect_buckets_delete', exists (select from pg_trigger
+       where tgrelid = to_regclass('storage.buckets') and tgname = 'protect_buckets_delete')),
+    ('trigger protect_objects_delete', exists (select from pg_trigger
+       where tgrelid = to_regclass('storage.objects') and tgname = 'protect_objects_delete'))
   ) as t(item, present)
   where not present`;
 

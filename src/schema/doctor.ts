@@ -46,6 +46,14 @@ const FK_WITHOUT_INDEX = `
         where i.indrelid = co.conrelid
           and (i.indkey::int2[])[0:cardinality(co.conkey) - 1] operator(pg_catalog.@>) co.conkey
           and (i.indkey::int2[])[0:cardinality(co.conkey) - 1] operator(pg_catalog.<@) co.conkey)
+     -- A key that refines another key to the same table (say (project_id, owner_id) beside
+     -- project_id) is served by that key's index: it finds every row the refined key can.
+     and not exists (
+       select from pg_constraint x join pg_index i on i.indrelid = x.conrelid
+        where x.contype = 'f' and x.oid <> co.oid and x.conrelid = co.conrelid and x.confrelid = co.confrelid
+          and x.conkey operator(pg_catalog.<@) co.conkey
+          and (i.indkey::int2[])[0:cardinality(x.conkey) - 1] operator(pg_catalog.@>) x.conkey
+          and (i.indkey::int2[])[0:cardinality(x.conkey) - 1] operator(pg_catalog.<@) x.conkey)
    order by 1`;
 
 const DEFINER = `

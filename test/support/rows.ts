@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 
@@ -22,3 +23,18 @@ export const component = (c: pg.Client, projectId: string, over: Record<string, 
 
 export const audioPath = (userId: string, projectId: string, file = "take.webm") =>
   `${userId}/${projectId}/1700000000000_${file}`;
+
+/** The error `sql` fails with; the test fails if it succeeds. */
+export async function refusal(
+  c: pg.Client,
+  sql: string,
+  params: unknown[] = [],
+): Promise<{ code?: string; constraint?: string; message: string; hint?: string }> {
+  let caught: { code?: string; constraint?: string; message: string; hint?: string } | undefined;
+  await assert.rejects(c.query(sql, params), (e: Error) => {
+    caught = e as typeof caught;
+    return true;
+  });
+  if (!caught) throw new Error(`expected a refusal of: ${sql}`);
+  return caught;
+}
