@@ -89,6 +89,7 @@ async function prepare(url: string): Promise<string> {
     const t = performance.now();
     log(`seeding scale ${SCALE}…`);
     await seed(pool, {
+      powerUserProjects: 25_000,
       scale: SCALE,
       onProgress: (step, took) => log(`  ${step}: ${(took / 1000).toFixed(1)} s`),
     });

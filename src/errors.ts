@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   EMBEDDED_BINARIES_MISSING: "the embedded PostgreSQL binaries cannot be run",
   EMBEDDED_START_FAILED: "the embedded PostgreSQL server did not start",
   PORT_UNAVAILABLE: "no free port was found for the embedded server",
+  EMBEDDED_BUSY: "another vpb-db process has been starting or stopping the embedded server for too long",
+  EMBEDDED_SERVER_STOPPED: "the embedded server stopped while `start` was running",
   EMBEDDED_CREDENTIALS_INVALID: "the embedded server's credentials.json is missing, unreadable or incomplete",
   CONNECTION_FAILED: "the database cannot be reached",
   SERVER_TOO_OLD: "the server is older than PostgreSQL 15",

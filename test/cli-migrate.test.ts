@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appendFile } from "node:fs/promises";
+import { appendFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { runCli } from "./support/cli.ts";
@@ -49,4 +49,11 @@ test("the migrate CLI: status exits 3 when pending and 4 on drift, plan prints t
   const drift = await runCli(["migrate", "status"], env);
   assert.equal(drift.code, 4);
   assert.match(drift.stdout, /MIGRATION_CHECKSUM_MISMATCH/);
+
+  // Stopped before any migration ran: only the error is reported, no "applied: 0 of 0" first.
+  await writeFile(path.join(p.migrationsDir, "3_bad name.sql"), "select 1;\n");
+  const early = await runCli(["migrate", "up"], env);
+  assert.equal(early.code, 1);
+  assert.match(early.stderr, /error \[MIGRATION_NAME_INVALID\]/);
+  assert.equal(early.stdout, "", "nothing on stdout");
 });

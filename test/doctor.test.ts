@@ -13,6 +13,14 @@ test("the project's own schema passes the doctor clean", async () => {
   assert.match(cli.stdout, /No findings in public, private\./);
 });
 
+test("regression: a --schema naming no schema is a usage error, not a clean bill of health", async () => {
+  const db = await createDatabase();
+  const cli = await runCli(["doctor", "--schema", "public,nope"], { DATABASE_URL: db.url });
+  assert.equal(cli.code, 2, cli.stdout);
+  assert.match(cli.stderr, /error \[INVALID_ARGUMENT\]: --schema names no schema of this database: nope/);
+  assert.doesNotMatch(cli.stdout, /No findings/);
+});
+
 test("each flaw seeded once is reported once, by name, with a remedy (exit 5)", async () => {
   const db = await createDatabase();
   const c = await client(db.url);

@@ -29,7 +29,7 @@ before(async () => {
   await c.query("load 'auto_explain'");
   // Large enough that PostgreSQL prefers indexes for selective queries, small enough for CI.
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await seed(pool, { scale: 0.05 });
+  await seed(pool, { scale: 0.05, powerUserProjects: 25_000 });
   await pool.end();
   const { rows } = await c.query(
     "select p.owner_id, p.id from projects p join project_components x on x.project_id = p.id where p.owner_id <> $1 and p.deleted_at is null limit 1",

@@ -126,10 +126,21 @@ test("bad configuration is reported whole, exit 1, without starting anything", o
   assert.doesNotMatch(r.stderr, /topsecret/);
 });
 
+test("a VPB_DATA_DIR that is a file is a configuration error, not a stack trace", once, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "vpb-file-"));
+  const file = path.join(dir, "not-a-folder");
+  await writeFile(file, "x");
+  const r = await runCli(["migrate", "status"], { DATABASE_URL: "", VPB_DATA_DIR: file });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /error \[CONFIG_INVALID\]: .*not-a-folder is a file, not a folder/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+});
+
 test("usage errors exit 2 and --help exits 0", once, async () => {
   assert.equal(
     (await runCli(["migrate", "down", "--steps", "x"], { DATABASE_URL: "postgres://127.0.0.1:1/x" })).code,
-    1,
+    2,
+    "a bad argument value is a usage error too",
   );
   assert.equal((await runCli(["migrate", "nonsense"], {})).code, 2);
   const help = await runCli(["migrate", "up", "--help"], {});
@@ -153,7 +164,7 @@ test(
       "002_add_colors.down.sql",
     ]);
     const bad = await runCli(["migrate", "new", "Add Tags"], env);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /INVALID_ARGUMENT/);
   },
 );

@@ -17,7 +17,8 @@ async function main(argv: string[]): Promise<number> {
     }
     if (isVpbError(e)) {
       process.stderr.write(`${formatError(e)}\n`);
-      return 1;
+      // A wrong argument is a usage error, like the ones commander reports itself.
+      return e.code === "INVALID_ARGUMENT" ? 2 : 1;
     }
     process.stderr.write(`unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 1;

@@ -12,8 +12,9 @@ export function formatRun(verb: string, r: RunResult): string {
     (x) =>
       `  ${x.status === "Success" ? "ok " : x.status === "Error" ? "ERR" : "-- "} ${x.name}${x.durationMs !== undefined ? ` (${x.durationMs} ms)` : ""}`,
   );
-  const head =
-    r.results.length === 0 && !r.error ? "Nothing to do." : `${verb}: ${done.length} of ${r.results.length}`;
+  // A run stopped before any migration (a bad file, a lock) reports only its error.
+  if (r.results.length === 0) return r.error ? "" : "Nothing to do.";
+  const head = `${verb}: ${done.length} of ${r.results.length}`;
   return [head, ...lines].join("\n");
 }
 
@@ -30,6 +31,11 @@ export function formatStatus(s: StatusResult): string {
     for (const p of s.problems) lines.push(`  [${p.code}] ${p.message}`);
   }
   return lines.join("\n");
+}
+
+/** Writes a report to stdout, nothing at all for an empty one. */
+export function printText(text: string): void {
+  if (text) process.stdout.write(`${text}\n`);
 }
 
 export function toJson(value: unknown): string {

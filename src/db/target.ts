@@ -15,8 +15,12 @@ export interface Target {
   embedded: boolean;
   /** Loopback or a Unix socket: destructive commands need no --force there. */
   local: boolean;
-  /** Stops the embedded server if this target started it. */
+  /** Ends this command's use of the embedded server (stopping it if it is the last user that owns it). */
   close(): Promise<void>;
+  /** For the embedded server: false once its postmaster is gone. */
+  isRunning?(): Promise<boolean>;
+  /** The embedded server's log file. */
+  logFile?: string;
 }
 
 export function isLocalUrl(url: string): boolean {
@@ -41,7 +45,15 @@ export async function openTarget(config: Config, onProgress?: (line: string) => 
     port: config.port,
     ...(onProgress ? { onProgress } : {}),
   });
-  return { url: server.url, display: redactUrl(server.url), embedded: true, local: true, close: server.stop };
+  return {
+    url: server.url,
+    display: redactUrl(server.url),
+    embedded: true,
+    local: true,
+    close: server.stop,
+    isRunning: server.isRunning,
+    logFile: server.logFile,
+  };
 }
 
 /** Connects a client, turning failures into CONNECTION_FAILED without the password or URL in the text. */

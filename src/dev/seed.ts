@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { VpbError } from "../errors.ts";
 
 /**
  * Fills a database with realistic, reproducible data, generated inside PostgreSQL (generate_series)
@@ -11,13 +12,21 @@ import type pg from "pg";
  * "power user" with 25k projects and a 500-component project (for the deep-page and duplicate
  * benchmarks). Triggers and foreign-key checks are off while loading (session_replication_role =
  * replica, which needs a superuser): the generator keeps every reference valid itself.
+ *
+ * Resumable: each unit of work (a step, or half of one) commits together with a row in
+ * vpb_seed.units naming it, so a run killed at any point leaves whole units only, and the next run at
+ * the same scale does the rest. vpb_seed.run says which scale and whether it finished.
  */
 export interface SeedOptions {
   scale: number;
+  /** Projects of the power user; default 25,000 at scale 1, in proportion below it (at least 100). */
+  powerUserProjects?: number;
   onProgress?: (step: string, ms: number) => void;
 }
 
 export interface SeedCounts {
+  /** Units of work done by earlier, interrupted runs and skipped by this one. */
+  resumed: number;
   users: number;
   projects: number;
   components: number;
@@ -37,27 +46,38 @@ export async function seed(pool: pg.Pool, options: SeedOptions): Promise<SeedCou
   const projects = users * projectsPerUser;
   const componentsPerProject = 20;
   const activity = Math.round(5_000_000 * s);
-  const powerProjects = 25_000;
-  const run = async (sql: string, params: unknown[]) => {
+  const powerProjects = options.powerUserProjects ?? Math.max(100, Math.round(25_000 * Math.min(s, 1)));
+  const done = await startOrResume(pool, s);
+  const resumed = done.size;
+  /** Runs one unit in one transaction with its record, unless an earlier run did it. */
+  const run = async (unit: string, sql: string, params: unknown[]) => {
+    if (done.has(unit)) return;
     const c = await pool.connect();
     try {
-      await c.query("set session_replication_role = replica");
+      await c.query("begin; set local session_replication_role = replica");
       await c.query(sql, params);
+      await c.query("insert into vpb_seed.units (unit) values ($1)", [unit]);
+      await c.query("commit");
+    } catch (e) {
+      await c.query("rollback").catch(() => {});
+      throw e;
     } finally {
-      await c.query("reset session_replication_role").catch(() => {});
       c.release();
     }
   };
   const step = async (name: string, sql: string, params: unknown[] = []) => {
     const t = performance.now();
-    await run(sql, params);
+    await run(name, sql, params);
     options.onProgress?.(name, performance.now() - t);
   };
   /** Runs `sql` for rows 1..n in two halves at once: $1 and $2 are each half's first and last row. */
   const halves = async (name: string, n: number, sql: string, params: unknown[] = []) => {
     const t = performance.now();
     const mid = Math.floor(n / 2);
-    await Promise.all([run(sql, [1, mid, ...params]), run(sql, [mid + 1, n, ...params])]);
+    await Promise.all([
+      run(`${name} 1/2`, sql, [1, mid, ...params]),
+      run(`${name} 2/2`, sql, [mid + 1, n, ...params]),
+    ]);
     options.onProgress?.(name, performance.now() - t);
   };
 
@@ -172,22 +192,67 @@ export async function seed(pool: pg.Pool, options: SeedOptions): Promise<SeedCou
     [users, projects],
   );
   await step(
-    "error logs and metrics",
+    "error logs",
     `insert into public.error_logs (severity, source, message, error_code, occurred_at)
        select (array['warning', 'error', 'error', 'critical'])[1 + e % 4], (array['web', 'api', 'worker'])[1 + e % 3],
               'Generated error ' || e, 'E' || (e % 40), now() - (e % 90) * interval '1 day'
-         from generate_series(1, $1) e;
-       insert into public.performance_metrics (metric, value, unit, tags, occurred_at)
-       select (array['query.ms', 'page.load', 'prompt.latency'])[1 + m % 3], (m % 1000) / 3.0, 'ms', '{}', now() - (m % 90) * interval '1 day'
-         from generate_series(1, $2) m`
-      .replace(/\$1/g, String(Math.round(50_000 * s)))
-      .replace(/\$2/g, String(Math.round(200_000 * s))),
+         from generate_series(1, $1::int) e`,
+    [Math.round(50_000 * s)],
   );
-  await step("analyze", "analyze");
+  await step(
+    "metrics",
+    `insert into public.performance_metrics (metric, value, unit, tags, occurred_at)
+       select (array['query.ms', 'page.load', 'prompt.latency'])[1 + m % 3], (m % 1000) / 3.0, 'ms', '{}', now() - (m % 90) * interval '1 day'
+         from generate_series(1, $1::int) m`,
+    [Math.round(200_000 * s)],
+  );
+  await pool.query("update vpb_seed.run set finished_at = now()");
+  const t = performance.now();
+  await pool.query("analyze");
+  options.onProgress?.("analyze", performance.now() - t);
   return {
+    resumed,
     users: users + 1,
     projects: projects + powerProjects + 1,
     components: projects * componentsPerProject + 500,
     activity,
   };
+}
+
+export interface SeedState {
+  scale: number;
+  finished: boolean;
+}
+
+/** What an earlier seed of this database left: its scale and whether it finished; undefined if none. */
+export async function seedState(pool: pg.Pool | pg.Client): Promise<SeedState | undefined> {
+  const found = await pool.query<{ e: boolean }>("select to_regclass('vpb_seed.run') is not null as e");
+  if (!found.rows[0]?.e) return undefined;
+  const { rows } = await pool.query<SeedState>(
+    "select scale, finished_at is not null as finished from vpb_seed.run",
+  );
+  return rows[0];
+}
+
+/** The units an interrupted run at this scale already did (none for a new run). */
+async function startOrResume(pool: pg.Pool, scale: number): Promise<Set<string>> {
+  await pool.query(`create schema if not exists vpb_seed;
+    create table if not exists vpb_seed.run (scale double precision not null, started_at timestamptz not null default now(),
+      finished_at timestamptz, one boolean primary key default true check (one));
+    create table if not exists vpb_seed.units (unit text primary key, done_at timestamptz not null default now())`);
+  const state = await seedState(pool);
+  if (state && (state.finished || state.scale !== scale)) {
+    throw new VpbError(
+      "INVALID_ARGUMENT",
+      state.finished
+        ? `This database was already seeded at scale ${state.scale}.`
+        : `An interrupted seed at scale ${state.scale} is in this database; this run asks for scale ${scale}.`,
+      state.finished
+        ? "Seed a fresh database (e.g. `migrate reset` on a local one)."
+        : `Run it again with --scale ${state.scale} to finish it, or start from a fresh database.`,
+    );
+  }
+  if (!state) await pool.query("insert into vpb_seed.run (scale) values ($1)", [scale]);
+  const { rows } = await pool.query<{ unit: string }>("select unit from vpb_seed.units");
+  return new Set(rows.map((r) => r.unit));
 }

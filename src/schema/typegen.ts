@@ -17,6 +17,7 @@ export async function generateTypes(url: string, schemas: string[] = ["public"])
   const { introspect } = await import("@supabase/postgrest-typegen/introspection");
   // A pool: the introspector runs its queries concurrently.
   const pool = new pg.Pool({ connectionString: url, max: 4, application_name: "vpb-db gen types" });
+  pool.on("error", () => {}); // an idle client's error: the running query reports it
   try {
     const metadata = await introspect(pool, { includedSchemas: schemas });
     const { rows } = await pool.query<{ name: string }>(

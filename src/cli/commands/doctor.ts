@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { connect } from "../../db/target.ts";
+import { VpbError } from "../../errors.ts";
 import { DEFAULT_SCHEMAS, runDoctor } from "../../schema/doctor.ts";
 import { loadConfig, withTarget } from "../context.ts";
 import { toJson } from "../report.ts";
@@ -25,6 +26,18 @@ export function register(program: Command): void {
       const findings = await withTarget(config, async (target) => {
         const client = await connect(target.url, "vpb-db doctor");
         try {
+          // A misspelt schema would otherwise pass as "no findings".
+          const { rows } = await client.query<{ name: string }>(
+            "select s as name from unnest($1::text[]) s where to_regnamespace(quote_ident(s)) is null",
+            [schemas],
+          );
+          if (rows.length > 0 || schemas.length === 0) {
+            throw new VpbError(
+              "INVALID_ARGUMENT",
+              `--schema names no schema of this database: ${rows.map((r) => r.name).join(", ") || "(empty)"}.`,
+              `Name existing schemas, e.g. --schema ${DEFAULT_SCHEMAS.join(",")}.`,
+            );
+          }
           return await runDoctor(client, schemas);
         } finally {
           await client.end();

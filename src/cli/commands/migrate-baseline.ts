@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { baseline } from "../../migrations/migrator.ts";
 import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../context.ts";
-import { formatRun, toJson } from "../report.ts";
+import { formatRun, printText, toJson } from "../report.ts";
 
 export function register(migrate: Command): void {
   migrate
@@ -14,7 +14,7 @@ export function register(migrate: Command): void {
       const result = await withTarget(config, (t) =>
         baseline(migratorOptions(config, t, flags), { to: flags.to }),
       );
-      process.stdout.write(`${flags.json ? toJson(result) : formatRun("baselined", result)}\n`);
+      printText(flags.json ? toJson(result) : formatRun("baselined", result));
       if (result.error) throw result.error;
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { VpbError } from "../../errors.ts";
 import { migrateDown } from "../../migrations/migrator.ts";
 import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../context.ts";
-import { formatRun, toJson } from "../report.ts";
+import { formatRun, printText, toJson } from "../report.ts";
 import { migrateOptions } from "./migrate-options.ts";
 
 export function register(migrate: Command): void {
@@ -40,7 +40,7 @@ export function register(migrate: Command): void {
         all: flags.all,
       }),
     );
-    process.stdout.write(`${flags.json ? toJson(result) : formatRun("rolled back", result)}\n`);
+    printText(flags.json ? toJson(result) : formatRun("rolled back", result));
     if (result.error) throw result.error;
   });
 }

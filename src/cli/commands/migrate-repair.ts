@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { repair } from "../../migrations/migrator.ts";
 import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../context.ts";
-import { formatRun, toJson } from "../report.ts";
+import { formatRun, printText, toJson } from "../report.ts";
 
 export function register(migrate: Command): void {
   migrate
@@ -11,7 +11,7 @@ export function register(migrate: Command): void {
     .action(async (flags: MigrateFlags) => {
       const config = loadConfig(flags);
       const result = await withTarget(config, (t) => repair(migratorOptions(config, t, flags)));
-      process.stdout.write(`${flags.json ? toJson(result) : formatRun("repaired", result)}\n`);
+      printText(flags.json ? toJson(result) : formatRun("repaired", result));
       if (result.error) throw result.error;
     });
 }

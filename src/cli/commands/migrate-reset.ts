@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { reset } from "../../migrations/migrator.ts";
 import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../context.ts";
-import { formatRun, toJson } from "../report.ts";
+import { formatRun, printText, toJson } from "../report.ts";
 import { migrateOptions } from "./migrate-options.ts";
 
 export function register(migrate: Command): void {
@@ -16,7 +16,7 @@ export function register(migrate: Command): void {
     const result = await withTarget(config, (t) =>
       reset(migratorOptions(config, t, flags), { local: t.local, force: flags.force === true }),
     );
-    process.stdout.write(`${flags.json ? toJson(result) : formatRun("reset", result)}\n`);
+    printText(flags.json ? toJson(result) : formatRun("reset", result));
     if (result.error) throw result.error;
   });
 }

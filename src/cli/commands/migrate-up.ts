@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { migrateUp } from "../../migrations/migrator.ts";
 import { loadConfig, type MigrateFlags, migratorOptions, withTarget } from "../context.ts";
-import { formatRun, toJson } from "../report.ts";
+import { formatRun, printText, toJson } from "../report.ts";
 import { migrateOptions } from "./migrate-options.ts";
 
 export function register(migrate: Command): void {
@@ -16,7 +16,7 @@ export function register(migrate: Command): void {
     const result = await withTarget(config, (t) =>
       migrateUp(migratorOptions(config, t, flags), { to: flags.to }),
     );
-    process.stdout.write(`${flags.json ? toJson(result) : formatRun("applied", result)}\n`);
+    printText(flags.json ? toJson(result) : formatRun("applied", result));
     if (result.error) throw result.error;
   });
 }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import pg from "pg";
 import { connect } from "../../db/target.ts";
-import { seed } from "../../dev/seed.ts";
+import { seed, seedState } from "../../dev/seed.ts";
 import { VpbError } from "../../errors.ts";
 import { migrateUp } from "../../migrations/migrator.ts";
 import { loadConfig, migratorOptions, progressLine, withTarget } from "../context.ts";
@@ -37,7 +37,10 @@ export function register(program: Command): void {
         const client = await connect(target.url, "vpb-db seed");
         try {
           const { rows } = await client.query<{ n: number }>("select count(*)::int as n from public.users");
-          if ((rows[0]?.n ?? 0) > 0 && !flags.force) {
+          const earlier = await seedState(client);
+          if (earlier && !earlier.finished && earlier.scale === scale) {
+            progressLine(`resuming the seed at scale ${scale} that an earlier run left unfinished`);
+          } else if (!earlier && (rows[0]?.n ?? 0) > 0 && !flags.force) {
             throw new VpbError(
               "INVALID_ARGUMENT",
               "the database already has users; seeding would mix generated data with them.",
@@ -46,11 +49,12 @@ export function register(program: Command): void {
           }
           const started = performance.now();
           const pool = new pg.Pool({ connectionString: target.url, max: 2, application_name: "vpb-db seed" });
+          pool.on("error", () => {}); // an idle client's error: the running query reports it
+          // The pool closes before the server stops (withTarget), whatever the seed did.
           const counts = await seed(pool, {
             scale,
             onProgress: (step, ms) => progressLine(`  ${step}: ${(ms / 1000).toFixed(1)} s`),
-          });
-          await pool.end();
+          }).finally(() => pool.end());
           process.stdout.write(
             `seeded scale ${scale} in ${((performance.now() - started) / 1000).toFixed(1)} s: ${counts.users} users, ${counts.projects} projects, ` +
               `${counts.components} components, ${counts.activity} activity rows\n`,

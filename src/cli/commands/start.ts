@@ -1,7 +1,9 @@
 import { chmod, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { openTarget } from "../../db/target.ts";
+import { tail } from "../../db/embedded-server.ts";
+import { openTarget, type Target } from "../../db/target.ts";
+import { VpbError } from "../../errors.ts";
 import { migrateUp } from "../../migrations/migrator.ts";
 import { closeOnSignal, loadConfig, migratorOptions, progressLine } from "../context.ts";
 import { formatRun } from "../report.ts";
@@ -21,7 +23,8 @@ export function register(program: Command): void {
       const release = closeOnSignal(target);
       try {
         const result = await migrateUp(migratorOptions(config, target, {}));
-        progressLine(formatRun("applied", result));
+        const report = formatRun("applied", result);
+        if (report) progressLine(report);
         if (result.error) throw result.error;
       } catch (e) {
         await target.close();
@@ -49,12 +52,53 @@ export function register(program: Command): void {
         return;
       }
       process.stdout.write("Press Ctrl-C to stop.\n");
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
-      progressLine(`${signal}: stopping PostgreSQL…`);
+      const ended = await watch(target);
+      if (ended.kind === "server-stopped") {
+        await target.close();
+        throw new VpbError(
+          "EMBEDDED_SERVER_STOPPED",
+          `PostgreSQL stopped while \`start\` was running. Last lines of ${target.logFile}:\n${await tail(target.logFile ?? "", 15)}`,
+          "Read the log above, then run `npm start` again.",
+        );
+      }
+      progressLine(`${ended.kind === "signal" ? ended.signal : "parent process gone"}: stopping PostgreSQL…`);
       await target.close();
       progressLine("stopped.");
     });
+}
+
+type Ending =
+  | { kind: "signal"; signal: NodeJS.Signals }
+  | { kind: "parent-gone" }
+  | { kind: "server-stopped" };
+
+/**
+ * Waits for what ends `start`: Ctrl-C or SIGTERM; the parent process going away (npm's shell does not
+ * pass SIGTERM on, and the process is then re-parented); or the server stopping under it. The timer
+ * also keeps the event loop alive: signal listeners alone do not, and an attached `start` would exit.
+ */
+function watch(target: Target): Promise<Ending> {
+  const parent = process.ppid;
+  return new Promise((resolve) => {
+    let checking = false;
+    const done = (ending: Ending) => {
+      clearInterval(timer);
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+      resolve(ending);
+    };
+    const onSignal = (signal: NodeJS.Signals) => done({ kind: "signal", signal });
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    const timer = setInterval(async () => {
+      if (checking) return;
+      checking = true;
+      try {
+        if (process.ppid !== parent) done({ kind: "parent-gone" });
+        else if (target.isRunning && !(await target.isRunning())) done({ kind: "server-stopped" });
+      } finally {
+        checking = false;
+      }
+    }, 1000);
+  });
 }
