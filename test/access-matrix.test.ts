@@ -43,6 +43,14 @@ before(async () => {
   ).id;
   ids.users = owner;
   ids.projects = p.id;
+  // A pending offer of another of the owner's projects, to someone outside the project.
+  ids.project_transfers = (
+    await insert(c, "project_transfers", {
+      project_id: (await project(c, owner)).id,
+      offered_by: owner,
+      recipient_email: "outsider@example.com",
+    })
+  ).id;
   ids.accounts = (
     await insert(c, "accounts", {
       user_id: owner,
@@ -127,6 +135,8 @@ function newRow(table: string, actorId: string): Record<string, unknown> {
       return { project_id: p, user_id: actorId, input_snapshot: {}, model: "m" };
     case "collaborators":
       return { project_id: p, invited_email: `new-${randomUUID()}@example.com`, invited_by: actorId };
+    case "project_transfers":
+      return { project_id: p, offered_by: owner, recipient_email: `new-${randomUUID()}@example.com` };
     case "user_activity":
       return { user_id: owner, action: "project.share" };
     case "api_usage":
@@ -151,6 +161,7 @@ const UPDATE_SET: Record<string, string> = {
   audio_recordings: "transcript = 'words'",
   prompt_generations: "latency_ms = 9",
   collaborators: "role = 'editor'",
+  project_transfers: "expires_at = now()",
   user_activity: "action = 'project.edit'",
   api_usage: "latency_ms = 9",
   error_logs: "source = 'api'",

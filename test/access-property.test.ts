@@ -96,7 +96,8 @@ function rights(w: World, actor: number) {
     if (p.owner === actor) {
       own.add(i);
       read.add(i);
-      edit.add(i);
+      // A project in the trash is read-only, for its owner too (009).
+      if (!p.deleted) edit.add(i);
       if (!p.deleted) admin.add(i);
     } else if (s && !p.deleted) {
       read.add(i);

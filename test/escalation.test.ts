@@ -64,20 +64,28 @@ test("creating a project for someone else is refused, and nothing changes", asyn
   assert.deepEqual(await snapshot(), before);
 });
 
-test("an editor cannot transfer, delete or trash the project; the owner can transfer it", async () => {
+test("an editor cannot transfer, delete or trash the project; the owner can offer it", async () => {
+  // owner_id and deleted_at are written through functions only (009), by nobody directly.
   await refused(
     editor,
     "update projects set owner_id = $1 where id = $2",
     [editor, projectId],
     "42501",
-    /only the project's owner/,
+    /permission denied for table projects/,
   );
   await refused(
     editor,
     "update projects set deleted_at = now() where id = $1",
     [projectId],
     "42501",
-    /only the project's owner/,
+    /permission denied for table projects/,
+  );
+  await refused(
+    editor,
+    "select offer_project_transfer($1, 'someone@example.com')",
+    [projectId],
+    "P0002",
+    /project not found/,
   );
   await asActor(c, "editor", editor, async () => {
     assert.equal((await c.query("delete from projects where id = $1", [projectId])).rowCount, 0);
@@ -87,8 +95,9 @@ test("an editor cannot transfer, delete or trash the project; the owner can tran
     );
   });
   await asActor(c, "owner", owner, async () => {
+    await c.query("select offer_project_transfer($1, 'editor@example.com')", [projectId]);
     assert.equal(
-      (await c.query("update projects set owner_id = $1 where id = $2", [editor, projectId])).rowCount,
+      (await c.query("select 1 from project_transfers where project_id = $1", [projectId])).rowCount,
       1,
     );
   });
@@ -131,7 +140,7 @@ test("nobody adds themself as a collaborator or raises their own role", async ()
     "insert into collaborators (project_id, user_id, invited_email, role, invited_by, accepted_at) values ($1, $2, 'stranger@example.com', 'admin', $2, now())",
     [projectId, stranger],
     "42501",
-    /row-level security/,
+    /permission denied for table collaborators/,
   );
   await refused(
     viewer,
@@ -151,7 +160,7 @@ test("nobody adds themself as a collaborator or raises their own role", async ()
 });
 
 test("an invitee accepts their own invitation by email; a collaborator may leave", async () => {
-  const invitee = (await user(c, { email: "Invitee@Example.com" })).id;
+  const invitee = (await user(c, { email: "Invitee@Example.com", email_verified: new Date() })).id;
   await insert(c, "collaborators", {
     project_id: projectId,
     invited_email: "invitee@example.com",

@@ -291,7 +291,10 @@ for (const route of routes) {
         .transaction(
           async (tx) =>
             (
-              await tx.query<{ id: string }>("insert into users (email) values ($1) returning id", [email])
+              await tx.query<{ id: string }>(
+                "insert into users (email, email_verified) values ($1, now()) returning id",
+                [email],
+              )
             ).rows[0],
         )) as { id: string };
       const inv = await db.asUser(lead).collaborators.invite(p.id, email, "viewer");

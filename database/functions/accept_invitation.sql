@@ -15,12 +15,14 @@ begin
     raise exception 'accepting an invitation needs a signed-in user' using errcode = '42501';
   end if;
   update public.collaborators c set user_id = me, accepted_at = now()
-   where c.project_id = p_project_id and c.accepted_at is null
-     and (c.user_id = me or (c.user_id is null and lower(c.invited_email) = (select lower(u.email) from public.users u where u.id = me)))
+   where c.project_id = p_project_id and c.accepted_at is null and c.invited_at > now() - interval '14 days'
+     and (c.user_id = me
+          or (c.user_id is null and lower(c.invited_email) = (
+                select lower(u.email) from public.users u where u.id = me and u.email_verified is not null)))
   returning c.id into accepted;
   if accepted is null then
     raise exception 'invitation not found' using errcode = 'P0002',
-      hint = 'The invitation may have been accepted already, withdrawn, or addressed to another email.';
+      hint = 'The invitation may have expired (14 days), been accepted or withdrawn, or be addressed to another or an unverified email.';
   end if;
   return accepted;
 end

@@ -11,7 +11,9 @@ declare
   max_projects integer;
   active bigint;
 begin
-  if tg_op = 'UPDATE' and not (old.deleted_at is not null and new.deleted_at is null) then
+  if tg_op = 'UPDATE' and not (
+       (old.deleted_at is not null and new.deleted_at is null)
+       or (new.owner_id is distinct from old.owner_id and new.deleted_at is null)) then
     return new;
   end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('vpb.project_quota:' || new.owner_id::text, 0));

@@ -9,9 +9,22 @@ CREATE OR REPLACE FUNCTION public.log_error(p_severity text, p_source text, p_me
 AS $function$
 declare
   new_id uuid;
+  request_id text := p_request_id;
 begin
+  if private.is_api_call() then
+    if p_severity is null or p_severity not in ('debug', 'info', 'warning', 'error') then
+      raise exception 'log_error: severity must be debug, info, warning or error' using errcode = '22023';
+    end if;
+    if length(p_message) > 2000 or length(p_stack) > 8000 or octet_length(p_context::text) > 4096
+       or length(p_request_id) > 92 then
+      raise exception 'log_error: message, stack, context or request id too large' using errcode = '22023',
+        hint = 'At most 2000 characters of message, 8000 of stack, 4 kB of context, 92 of request id.';
+    end if;
+    perform private.take_rate('log_error', 60);
+    request_id := 'client:' || p_request_id;
+  end if;
   insert into public.error_logs (user_id, severity, source, message, error_code, stack, context, request_id)
-  values (auth.uid(), p_severity, p_source, p_message, p_error_code, p_stack, coalesce(p_context, '{}'), p_request_id)
+  values (auth.uid(), p_severity, p_source, p_message, p_error_code, p_stack, coalesce(p_context, '{}'), request_id)
   returning id into new_id;
   return new_id;
 end

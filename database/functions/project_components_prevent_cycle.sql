@@ -6,18 +6,30 @@ CREATE OR REPLACE FUNCTION public.project_components_prevent_cycle()
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
+declare
+  v_looped boolean;
+  v_depth integer;
 begin
-  if new.parent_id is not null and exists (
-    with recursive ancestors(id, parent_id) as (
-      select c.id, c.parent_id from public.project_components c where c.id = new.parent_id
-      union
-      select c.id, c.parent_id from public.project_components c join ancestors a on c.id = a.parent_id
-    )
-    select from ancestors where id = new.id
-  ) then
-    raise exception 'component % cannot be nested inside its own descendant %', new.id, new.parent_id
-      using errcode = '23514', hint = 'Move the component under a container that is not inside it.';
+  if new.parent_id is null then
+    return null;
   end if;
-  return new;
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('vpb.component_tree:' || new.project_id::text, 0));
+  with recursive up (id, parent_id, depth) as (
+    select c.id, c.parent_id, 1 from public.project_components c where c.id = new.parent_id
+    union all
+    select c.id, c.parent_id, up.depth + 1 from public.project_components c join up on c.id = up.parent_id
+     where up.id <> new.id and up.depth <= 100
+  )
+  select coalesce(bool_or(up.id = new.id), false), coalesce(max(up.depth), 0) into v_looped, v_depth from up;
+  if v_looped then
+    raise exception 'component % cannot be nested inside its own descendant %', new.id, new.parent_id
+      using errcode = '23514', constraint = 'project_components_no_cycle',
+            hint = 'Move the component under a container that is not inside it.';
+  end if;
+  if v_depth > 100 then
+    raise exception 'components nest at most 100 deep' using errcode = '23514',
+      constraint = 'project_components_nesting_depth', hint = 'Attach the component closer to the root.';
+  end if;
+  return null;
 end
 $function$;

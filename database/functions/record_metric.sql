@@ -10,8 +10,14 @@ AS $function$
 declare
   new_id uuid;
 begin
-  insert into public.performance_metrics (metric, value, unit, tags)
-  values (p_metric, p_value, p_unit, coalesce(p_tags, '{}'))
+  if private.is_api_call() then
+    if octet_length(p_tags::text) > 1024 then
+      raise exception 'record_metric: tags too large' using errcode = '22023', hint = 'At most 1 kB of tags.';
+    end if;
+    perform private.take_rate('record_metric', 60);
+  end if;
+  insert into public.performance_metrics (metric, value, unit, tags, user_id)
+  values (p_metric, p_value, p_unit, coalesce(p_tags, '{}'), auth.uid())
   returning id into new_id;
   return new_id;
 end

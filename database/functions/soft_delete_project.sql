@@ -4,12 +4,19 @@
 CREATE OR REPLACE FUNCTION public.soft_delete_project(p_project_id uuid, p_user_id uuid)
  RETURNS timestamp with time zone
  LANGUAGE plpgsql
+ SECURITY DEFINER
  SET search_path TO ''
 AS $function$
 declare
   deleted timestamptz;
 begin
-  perform public.assert_acting_user(p_user_id);
+  if p_user_id is null then
+    raise exception 'a user id is required' using errcode = '22004';
+  end if;
+  if private.is_api_call() and p_user_id is distinct from auth.uid() then
+    raise exception 'cannot act for another user' using errcode = '42501',
+      hint = 'Pass your own user id (auth.uid()).';
+  end if;
   update public.projects set deleted_at = coalesce(deleted_at, now())
    where id = p_project_id and owner_id = p_user_id
   returning deleted_at into deleted;

@@ -193,10 +193,10 @@ export type Database = {
         }
         Relationships: [
           {
-            foreignKeyName: "audio_recordings_component_id_fkey"
-            columns: ["component_id"]
+            foreignKeyName: "audio_recordings_component_fkey"
+            columns: ["project_id", "component_id"]
             referencedRelation: "project_components"
-            referencedColumns: ["id"]
+            referencedColumns: ["project_id", "id"]
           },
           {
             foreignKeyName: "audio_recordings_project_id_fkey"
@@ -329,6 +329,7 @@ export type Database = {
           occurred_at: string
           tags: NonNullable<Json>
           unit: string
+          user_id: string | null
           value: number
         }
         Insert: {
@@ -337,6 +338,7 @@ export type Database = {
           occurred_at?: string
           tags?: NonNullable<Json>
           unit: string
+          user_id?: string | null
           value: number
         }
         Update: {
@@ -345,6 +347,7 @@ export type Database = {
           occurred_at?: string
           tags?: NonNullable<Json>
           unit?: string
+          user_id?: string | null
           value?: number
         }
         Relationships: []
@@ -413,6 +416,46 @@ export type Database = {
             columns: ["project_id", "owner_id"]
             referencedRelation: "projects"
             referencedColumns: ["id", "owner_id"]
+          },
+        ]
+      }
+      project_transfers: {
+        Row: {
+          expires_at: string
+          id: string
+          offered_at: string
+          offered_by: string
+          project_id: string
+          recipient_email: string
+        }
+        Insert: {
+          expires_at?: string
+          id?: string
+          offered_at?: string
+          offered_by: string
+          project_id: string
+          recipient_email: string
+        }
+        Update: {
+          expires_at?: string
+          id?: string
+          offered_at?: string
+          offered_by?: string
+          project_id?: string
+          recipient_email?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "project_transfers_offered_by_fkey"
+            columns: ["offered_by"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "project_transfers_project_id_fkey"
+            columns: ["project_id"]
+            referencedRelation: "projects"
+            referencedColumns: ["id"]
           },
         ]
       }
@@ -678,6 +721,10 @@ export type Database = {
     }
     Functions: {
       accept_invitation: { Args: { p_project_id: string }; Returns: string }
+      accept_project_transfer: {
+        Args: { p_project_id: string }
+        Returns: undefined
+      }
       analytics_partitioned_tables: {
         Args: Record<PropertyKey, never>
         Returns: string[]
@@ -745,6 +792,10 @@ export type Database = {
         }
         Returns: string
       }
+      offer_project_transfer: {
+        Args: { p_project_id: string; p_recipient_email: string }
+        Returns: string
+      }
       plan_project_limit: { Args: { p_plan: string }; Returns: number }
       purge_deleted_projects: { Args: { p_grace?: string }; Returns: string[] }
       record_metric: {
@@ -756,6 +807,7 @@ export type Database = {
         }
         Returns: string
       }
+      restore_project: { Args: { p_project_id: string }; Returns: undefined }
       seal_partition: { Args: { p_partition: string }; Returns: undefined }
       soft_delete_project: {
         Args: { p_project_id: string; p_user_id: string }

@@ -136,12 +136,17 @@ export function projects(runner: Runner, actor: Actor) {
       const user = requireUser(actor, op);
       v.uuid(op, "id", id);
       return inTransaction(runner, actor, op, async (tx) => {
+        // API roles cannot write deleted_at: restore_project checks the owner and the quota.
         const { rows } = await tx.query<Project>(
-          `update public.projects set deleted_at = null where id = $1 and owner_id = $2 and deleted_at is not null returning ${COLUMNS}`,
+          `select ${COLUMNS} from public.projects where id = $1 and owner_id = $2 and deleted_at is not null`,
           [id, user],
         );
         if (!rows[0]) throw dataError("NOT_FOUND", `${op}: no such project in the trash`);
-        return rows[0];
+        await tx.query("select public.restore_project($1)", [id]);
+        const restored = await tx.query<Project>(`select ${COLUMNS} from public.projects where id = $1`, [
+          id,
+        ]);
+        return restored.rows[0] as Project;
       });
     },
 

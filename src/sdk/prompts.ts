@@ -46,16 +46,10 @@ export function prompts(runner: Runner, actor: Actor) {
         input.latencyMs === undefined ? null : v.int(op, "latencyMs", input.latencyMs, 0, 2_147_483_647);
       return inTransaction(runner, actor, op, async (tx) => {
         const { rows } = await tx.query<PromptGeneration>(
-          `with g as (
-             insert into public.prompt_generations
-               (project_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, error_message, completed_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, case when $6 in ('completed', 'failed', 'cancelled') then now() end)
-             returning *
-           ), u as (
-             insert into public.api_usage (user_id, project_id, generation_id, provider, model, endpoint, input_tokens, output_tokens, cost_usd, latency_ms)
-             select g.user_id, g.project_id, g.id, $12, g.model, 'prompt.generate', g.input_tokens, g.output_tokens, g.cost_usd, g.latency_ms from g
-           )
-           select ${COLUMNS} from g`,
+          `insert into public.prompt_generations
+             (project_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, error_message, completed_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, case when $6 in ('completed', 'failed', 'cancelled') then now() end)
+           returning ${COLUMNS}`,
           [
             input.projectId,
             user,
@@ -68,8 +62,15 @@ export function prompts(runner: Runner, actor: Actor) {
             cost,
             latency,
             input.errorMessage ?? null,
-            input.provider,
           ],
+        );
+        // A statement of its own: api_usage's policy must see the generation it names, and a
+        // sibling statement of one WITH shares its snapshot, taken before the generation existed.
+        await tx.query(
+          `insert into public.api_usage (user_id, project_id, generation_id, provider, model, endpoint, input_tokens, output_tokens, cost_usd, latency_ms)
+           select g.user_id, g.project_id, g.id, $2, g.model, 'prompt.generate', g.input_tokens, g.output_tokens, g.cost_usd, g.latency_ms
+             from public.prompt_generations g where g.id = $1`,
+          [(rows[0] as PromptGeneration).id, input.provider],
         );
         return rows[0] as PromptGeneration;
       });
