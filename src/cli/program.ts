@@ -13,6 +13,7 @@ import { register as registerStatus } from "./commands/migrate-status.ts";
 import { register as registerUp } from "./commands/migrate-up.ts";
 import { register as registerSeed } from "./commands/seed.ts";
 import { register as registerStart } from "./commands/start.ts";
+import { register as registerStorageServe } from "./commands/storage-serve.ts";
 
 /** Exit codes: 0 success, 1 error, 2 usage; `migrate status` adds 3 (pending) and 4 (drift). */
 export function buildProgram(): Command {
@@ -30,6 +31,8 @@ export function buildProgram(): Command {
   const keys = program.command("keys").description("the keys that encrypt the stored OAuth tokens");
   registerKeysGenerate(keys);
   registerKeysRotate(keys);
+  const storage = program.command("storage").description("the storage service (Supabase Storage's API)");
+  registerStorageServe(storage);
   const migrate = program
     .command("migrate")
     .description("apply, roll back and inspect the numbered migrations");

@@ -4,8 +4,10 @@ import { dataError, fromDatabaseError, type VpbError } from "../errors.ts";
 
 /** Who a call runs as: the role and JWT claims Supabase's API would set for the request. */
 export interface Actor {
-  role: "authenticated" | "service_role";
+  role: "anon" | "authenticated" | "service_role";
   userId: string | undefined;
+  /** The caller's verified JWT payload (the storage service), set as request.jwt.claims in place of {sub, role}. */
+  claims?: Record<string, unknown>;
 }
 
 export interface DbOptions {
@@ -69,9 +71,10 @@ export async function inTransaction<T>(
   let broken = false;
   try {
     const claims = JSON.stringify(
-      actor.userId ? { sub: actor.userId, role: actor.role } : { role: actor.role },
+      actor.claims ?? (actor.userId ? { sub: actor.userId, role: actor.role } : { role: actor.role }),
     );
-    // One round trip, no parameters (a simple query): the values are a validated UUID and fixed words.
+    // One round trip, no parameters (a simple query): the values are escaped literals (a validated UUID or
+    // verified JWT claims) and fixed words.
     await client.query(
       `begin; select set_config('request.jwt.claims', ${client.escapeLiteral(claims)}, true), ` +
         `set_config('role', ${client.escapeLiteral(actor.role)}, true), ` +

@@ -1,0 +1,60 @@
+import { randomBytes } from "node:crypto";
+import { chmod, readFile, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { jwtVerify } from "jose";
+import { jwtKey, signApiKey } from "./auth.ts";
+
+/** `api.json` in the data folder: what an app needs to reach the service, as supabase-js takes it. */
+export interface ApiConfig {
+  /** The project URL: `createClient(url, anonKey)` finds Storage at `${url}/storage/v1`. */
+  url: string;
+  anonKey: string;
+  serviceRoleKey: string;
+  /** Signs and verifies every JWT (HS256): whoever holds it can act as any user. */
+  jwtSecret: string;
+}
+
+export const API_FILE = "api.json";
+
+/**
+ * Reads `api.json` from the data folder, or makes it: a random JWT secret (256 bits) and the anon and
+ * service_role keys signed with it. An existing secret is kept (the keys apps hold stay valid); keys
+ * that do not verify with it are made again. Written aside and renamed over, mode 0600: it holds
+ * the secret.
+ */
+export async function ensureApiConfig(dataDir: string, url: string): Promise<ApiConfig> {
+  const file = path.join(dataDir, API_FILE);
+  let existing: Partial<ApiConfig> = {};
+  try {
+    existing = JSON.parse(await readFile(file, "utf8")) as Partial<ApiConfig>;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT" && !(e instanceof SyntaxError)) throw e;
+  }
+  const jwtSecret =
+    typeof existing.jwtSecret === "string" && existing.jwtSecret.length >= 32
+      ? existing.jwtSecret
+      : randomBytes(32).toString("base64url");
+  const keyFor = async (role: "anon" | "service_role", held: unknown) =>
+    (await verifies(held, jwtSecret, role)) ? (held as string) : signApiKey(role, jwtSecret);
+  const config: ApiConfig = {
+    url,
+    anonKey: await keyFor("anon", existing.anonKey),
+    serviceRoleKey: await keyFor("service_role", existing.serviceRoleKey),
+    jwtSecret,
+  };
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  await chmod(temporary, 0o600);
+  await rename(temporary, file);
+  return config;
+}
+
+async function verifies(token: unknown, secret: string, role: string): Promise<boolean> {
+  if (typeof token !== "string") return false;
+  try {
+    const { payload } = await jwtVerify(token, jwtKey(secret), { algorithms: ["HS256"] });
+    return payload.role === role;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,93 @@
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import type { Actor } from "../sdk/db.ts";
+import { storageErrors } from "./errors.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const API_ROLES = new Set(["anon", "authenticated", "service_role"]);
+
+/** The HS256 key of a project's JWT secret (the one that signs its anon and service keys). */
+export function jwtKey(secret: string): Uint8Array {
+  return new TextEncoder().encode(secret);
+}
+
+/**
+ * The caller of a request, from `Authorization: Bearer <jwt>` (or the `apikey` header alone, as
+ * Supabase accepts). The role must be one of the three API roles: any other (`postgres`, say) would
+ * become `set role` and is refused, even when correctly signed.
+ */
+export async function actorFromHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  key: Uint8Array,
+): Promise<Actor> {
+  const auth = headers.authorization;
+  const bearer =
+    typeof auth === "string" && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, "") : undefined;
+  const token = bearer ?? (typeof headers.apikey === "string" ? headers.apikey : undefined);
+  if (!token) throw storageErrors.invalidJwt("No authorization: send Authorization: Bearer <jwt>");
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, key, { algorithms: ["HS256"] }));
+  } catch (e) {
+    throw e instanceof joseErrors.JWTExpired
+      ? storageErrors.invalidJwt("jwt expired")
+      : storageErrors.invalidJwt();
+  }
+  const role = payload.role;
+  if (typeof role !== "string" || !API_ROLES.has(role))
+    throw storageErrors.invalidJwt("The JWT's role is not an API role");
+  const sub = payload.sub;
+  if (sub !== undefined && (typeof sub !== "string" || !UUID.test(sub))) {
+    throw storageErrors.invalidJwt("The JWT's sub is not a user id");
+  }
+  return { role: role as Actor["role"], userId: sub, claims: payload };
+}
+
+export type UrlScope = "download" | "upload";
+
+export interface UrlToken {
+  url: string;
+  scope: UrlScope;
+  owner?: string | undefined;
+  upsert?: boolean | undefined;
+}
+
+/** A signed-URL token: a JWT with Supabase's claims (`url` = bucket/name, `scope`, `iat`, `exp`). */
+export function signUrlToken(claims: UrlToken, key: Uint8Array, expiresInSeconds: number): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt(now)
+    .setExpirationTime(now + expiresInSeconds)
+    .sign(key);
+}
+
+/** Checks a signed-URL token: signature, expiry, scope, and that it names exactly this object. */
+export async function verifyUrlToken(
+  token: string | undefined,
+  key: Uint8Array,
+  scope: UrlScope,
+  url: string,
+): Promise<UrlToken> {
+  if (!token) throw storageErrors.invalidRequest("Missing Required Parameter token");
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, key, { algorithms: ["HS256"] }));
+  } catch (e) {
+    if (e instanceof joseErrors.JWTExpired) throw storageErrors.expiredToken();
+    throw storageErrors.invalidJwt();
+  }
+  if (payload.scope !== scope) throw storageErrors.invalidSignature(`Token is not scoped for ${scope}`);
+  if (payload.url !== url) throw storageErrors.invalidSignature();
+  const owner = typeof payload.owner === "string" && UUID.test(payload.owner) ? payload.owner : undefined;
+  return { url, scope, owner, upsert: payload.upsert === true };
+}
+
+/** An API key as Supabase issues them: a long-lived JWT with only a role (anon or service_role). */
+export function signApiKey(role: "anon" | "service_role", secret: string, years = 10): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ role, iss: "vpb-db" })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt(now)
+    .setExpirationTime(now + years * 365 * 24 * 3600)
+    .sign(jwtKey(secret));
+}

@@ -1,0 +1,61 @@
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import { createRunner } from "../sdk/db.ts";
+import { type ApiConfig, ensureApiConfig } from "./api-config.ts";
+import { DiskDriver } from "./drivers/disk.ts";
+import { createStorageServer, STORAGE_PREFIX } from "./server.ts";
+
+export interface ServeOptions {
+  /** The database (the embedded server's URL or DATABASE_URL). */
+  databaseUrl: string;
+  /** The data folder: api.json beside database-url, files under storage/. */
+  dataDir: string;
+  host: string;
+  /** 0 takes any free port. */
+  port: number;
+  onServerError?: (message: string) => void;
+}
+
+export interface RunningStorage {
+  api: ApiConfig;
+  /** The service's own URL (`api.url` + /storage/v1). */
+  storageUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs the storage service beside a database: what `start` and `vpb-db storage serve` call. It keeps
+ * one small pool of its own, closed by `close()` after the server has finished its requests.
+ */
+export async function serveStorage(options: ServeOptions): Promise<RunningStorage> {
+  const runner = createRunner({ connectionString: options.databaseUrl, applicationName: "vpb-db storage" });
+  let app: FastifyInstance | undefined;
+  try {
+    // The secret must exist before the server verifies a token; the URL is fixed once the port is known.
+    const provisional = await ensureApiConfig(options.dataDir, "");
+    app = await createStorageServer({
+      runner,
+      jwtSecret: provisional.jwtSecret,
+      driver: new DiskDriver(path.join(options.dataDir, "storage")),
+      onServerError: (e) => options.onServerError?.(`${e.code}: ${e.message}`),
+    });
+    await app.listen({ host: options.host, port: options.port });
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : options.port;
+    const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+    const api = await ensureApiConfig(options.dataDir, `http://${host}:${port}`);
+    const server = app;
+    return {
+      api,
+      storageUrl: `${api.url}${STORAGE_PREFIX}`,
+      async close() {
+        await server.close();
+        await runner.pool.end();
+      },
+    };
+  } catch (e) {
+    await app?.close().catch(() => {});
+    await runner.pool.end().catch(() => {});
+    throw e;
+  }
+}

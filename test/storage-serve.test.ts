@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, readFile, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { StorageClient } from "@supabase/storage-js";
+import { SignJWT } from "jose";
+import { ensureApiConfig } from "../src/storage/api-config.ts";
+import { client, createDatabase, ROOT } from "./support/harness.ts";
+import { project, user } from "./support/rows.ts";
+
+test("api.json is made once, mode 0600, and keeps its secret and keys on the next start", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "vpb-api-"));
+  const first = await ensureApiConfig(dir, "http://127.0.0.1:1");
+  assert.equal((await stat(path.join(dir, "api.json"))).mode & 0o777, 0o600);
+  assert.ok(first.jwtSecret.length >= 32);
+  const again = await ensureApiConfig(dir, "http://127.0.0.1:2");
+  assert.deepEqual({ ...again, url: "" }, { ...first, url: "" });
+  assert.equal(JSON.parse(await readFile(path.join(dir, "api.json"), "utf8")).url, "http://127.0.0.1:2");
+});
+
+test("`vpb-db storage serve` serves storage-js with the keys of api.json and stops on SIGTERM", async () => {
+  const db = await createDatabase();
+  const c = await client(db.url);
+  const owner = (await user(c, { email: `serve-${randomUUID()}@example.com` })).id;
+  const projectId = (await project(c, owner)).id;
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-serve-"));
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, "dist/src/cli/main.js"), "storage", "serve", "--port", "0"],
+    {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: db.url, VPB_DATA_DIR: dataDir },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+  try {
+    const storageUrl = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d;
+        const m = /storage ready: (\S+)/.exec(stdout);
+        if (m?.[1]) resolve(m[1]);
+      });
+      void exited.then(() => reject(new Error(`serve exited early:\n${stdout}\n${stderr}`)));
+    });
+    const api = JSON.parse(await readFile(path.join(dataDir, "api.json"), "utf8"));
+    assert.equal(`${api.url}/storage/v1`, storageUrl);
+    assert.equal((await stat(path.join(dataDir, "api.json"))).mode & 0o777, 0o600);
+    const now = Math.floor(Date.now() / 1000);
+    const session = await new SignJWT({ sub: owner, role: "authenticated" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(new TextEncoder().encode(api.jwtSecret));
+    const bucket = new StorageClient(storageUrl, {
+      apikey: api.anonKey,
+      Authorization: `Bearer ${session}`,
+    }).from("audio-recordings");
+    const name = `${owner}/${projectId}/${Date.now()}_served.ogg`;
+    const up = await bucket.upload(name, new Blob(["OggS"], { type: "audio/ogg" }));
+    assert.equal(up.error, null);
+    assert.equal(await (await bucket.download(name)).data?.text(), "OggS");
+    const asService = new StorageClient(storageUrl, {
+      apikey: api.serviceRoleKey,
+      Authorization: `Bearer ${api.serviceRoleKey}`,
+    });
+    assert.equal((await asService.getBucket("audio-recordings")).error, null);
+    const anon = new StorageClient(storageUrl, {
+      apikey: api.anonKey,
+      Authorization: `Bearer ${api.anonKey}`,
+    });
+    assert.equal((await anon.from("audio-recordings").download(name)).error?.name, "StorageApiError");
+  } finally {
+    child.kill("SIGTERM");
+  }
+  assert.equal(await exited, 0, stderr);
+  assert.doesNotMatch(
+    stdout + stderr,
+    new RegExp(JSON.parse(await readFile(path.join(dataDir, "api.json"), "utf8")).jwtSecret),
+  );
+});
