@@ -174,6 +174,9 @@ const SQLSTATE_CODES: ReadonlyArray<{ state: string; detail?: string; code: Data
   { state: "57P03", code: "CONNECTION_FAILED", what: "the server is starting or stopping" },
   { state: "08", code: "CONNECTION_LOST", what: "the connection failed" },
   { state: "42P01", code: "SCHEMA_MISSING", what: "a table does not exist" },
+  // The SDK calls only the schema's own functions by their exact signatures: a missing one means an
+  // unmigrated (or older) database.
+  { state: "42883", code: "SCHEMA_MISSING", what: "a function does not exist" },
   { state: "3F000", code: "SCHEMA_MISSING", what: "a schema does not exist" },
   { state: "22", code: "INVALID_INPUT", what: "invalid input" },
   { state: "23", code: "INVALID_INPUT", what: "invalid input" },
