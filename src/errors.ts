@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   INVALID_ARGUMENT: "a command argument is invalid",
   TYPES_STALE: "the committed types do not match the schema",
   TOKEN_KEYS_MISSING: "VPB_TOKEN_KEYS is not set",
+  TOKEN_KEYS_INVALID: "the token key ring is malformed",
   TOKEN_KEY_UNKNOWN: "a token was encrypted with a key the ring does not hold",
   TOKEN_DECRYPT_FAILED: "a stored token failed decryption",
   TOKEN_ROTATION_INCOMPLETE: "key rotation left some tokens it could not decrypt",

@@ -82,6 +82,40 @@ export function generateKey(now = new Date()): string {
   return `k${now.toISOString().slice(0, 10).replace(/-/g, "")}:${randomBytes(32).toString("base64")}`;
 }
 
+/**
+ * The key ring an adapter is given, checked before any token is written: a missing ring would let
+ * createUser succeed and linkAccount fail later (a half-done sign-up).
+ */
+export function requireKeyRing(keys: KeyRing | string | undefined | null): KeyRing {
+  if (keys === undefined || keys === null || (typeof keys === "string" && keys.trim() === "")) {
+    throw new VpbError(
+      "TOKEN_KEYS_MISSING",
+      "The adapter was given no token keys (tokenKeys is empty or unset).",
+      "Run `vpb-db keys generate`, store its line in VPB_TOKEN_KEYS and pass it as tokenKeys.",
+    );
+  }
+  const invalid = (why: string) =>
+    new VpbError(
+      "TOKEN_KEYS_INVALID",
+      `The adapter's token keys are malformed: ${why}`,
+      "Use lines from `vpb-db keys generate`: `id:base64key[,id:base64key…]`, 32-byte keys, the first encrypts.",
+    );
+  if (typeof keys === "string") {
+    const parsed = parseKeyRing(keys);
+    if (!parsed.ring) throw invalid(parsed.problems.join("; "));
+    return parsed.ring;
+  }
+  if (typeof keys !== "object" || !(keys.keys instanceof Map) || typeof keys.current !== "string")
+    throw invalid("tokenKeys must be VPB_TOKEN_KEYS' text or a KeyRing");
+  if (!KEY_ID.test(keys.current) || !keys.keys.has(keys.current))
+    throw invalid("the ring's current key id names none of its keys");
+  for (const [kid, key] of keys.keys) {
+    if (!KEY_ID.test(kid) || !Buffer.isBuffer(key) || key.length !== 32)
+      throw invalid(`the key "${KEY_ID.test(kid) ? kid : "?"}" is not a 32-byte Buffer with a valid id`);
+  }
+  return keys;
+}
+
 /** The slot of one token: its column and its account's identity. */
 export function tokenAad(column: string, provider: string, providerAccountId: string): TokenSlot {
   return { column, provider, providerAccountId };
