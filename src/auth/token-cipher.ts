@@ -77,9 +77,14 @@ export function parseKeyRing(text: string): { ring?: KeyRing; problems: string[]
   return problems.length === 0 ? { ring: { current, keys }, problems } : { problems };
 }
 
-/** A new key line for VPB_TOKEN_KEYS, with a dated id: `k20261125:...`. */
+/**
+ * A new key line for VPB_TOKEN_KEYS: `k20261125-3f9a0c1d2e4b:<base64 key>`. The date says when it was
+ * made; the 48 random bits keep two keys of one day apart (a rotation right after a leak). The id
+ * stays within KEY_ID and the envelope's CHECK (migration 004): letters, digits, _ and -, 32 at most.
+ */
 export function generateKey(now = new Date()): string {
-  return `k${now.toISOString().slice(0, 10).replace(/-/g, "")}:${randomBytes(32).toString("base64")}`;
+  const day = now.toISOString().slice(0, 10).replace(/-/g, "");
+  return `k${day}-${randomBytes(6).toString("hex")}:${randomBytes(32).toString("base64")}`;
 }
 
 /**
