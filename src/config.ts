@@ -1,6 +1,7 @@
 import path from "node:path";
 import { type KeyRing, parseKeyRing } from "./auth/token-cipher.ts";
 import { VpbError } from "./errors.ts";
+import { PACKAGE_ROOT } from "./package-root.ts";
 
 /** Untrusted input: the environment and command-line options, all strings. */
 export interface Settings {
@@ -9,6 +10,8 @@ export interface Settings {
   VPB_PG_PORT?: string | undefined;
   VPB_MIGRATIONS_DIR?: string | undefined;
   VPB_ROLLBACKS_DIR?: string | undefined;
+  VPB_APP_MIGRATIONS_DIR?: string | undefined;
+  VPB_APP_ROLLBACKS_DIR?: string | undefined;
   VPB_LOCK_TIMEOUT?: string | undefined;
   VPB_STATEMENT_TIMEOUT?: string | undefined;
   VPB_MIGRATION_LOCK_WAIT?: string | undefined;
@@ -23,8 +26,12 @@ export interface Config {
   dataDir: string;
   /** Preferred port of the embedded server; a busy port makes it choose another. */
   port: number;
+  /** vpb-db's own migrations: the installed package's, wherever the command runs from. */
   migrationsDir: string;
   rollbacksDir: string;
+  /** The app's own migrations, applied after vpb-db's and tracked as `app/NNN_name`; undefined for none. */
+  appMigrationsDir: string | undefined;
+  appRollbacksDir: string | undefined;
   /** PostgreSQL interval text, applied with SET LOCAL in every migration transaction. */
   lockTimeout: string;
   statementTimeout: string;
@@ -103,6 +110,10 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     tokenKeys = parsed.ring;
   }
 
+  const appMigrations = settings.VPB_APP_MIGRATIONS_DIR
+    ? path.resolve(cwd, settings.VPB_APP_MIGRATIONS_DIR)
+    : undefined;
+
   if (problems.length > 0) {
     throw new VpbError(
       "CONFIG_INVALID",
@@ -115,8 +126,15 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     databaseUrl,
     dataDir: path.resolve(cwd, pick("VPB_DATA_DIR")),
     port,
-    migrationsDir: path.resolve(cwd, pick("VPB_MIGRATIONS_DIR")),
-    rollbacksDir: path.resolve(cwd, pick("VPB_ROLLBACKS_DIR")),
+    // Relative defaults are the package's own folders; values given are relative to the working folder.
+    migrationsDir: path.resolve(settings.VPB_MIGRATIONS_DIR ? cwd : PACKAGE_ROOT, pick("VPB_MIGRATIONS_DIR")),
+    rollbacksDir: path.resolve(settings.VPB_ROLLBACKS_DIR ? cwd : PACKAGE_ROOT, pick("VPB_ROLLBACKS_DIR")),
+    appMigrationsDir: appMigrations,
+    appRollbacksDir:
+      appMigrations &&
+      (settings.VPB_APP_ROLLBACKS_DIR
+        ? path.resolve(cwd, settings.VPB_APP_ROLLBACKS_DIR)
+        : path.join(path.dirname(appMigrations), "rollbacks")),
     lockTimeout: `${lockTimeout.ms}ms`,
     statementTimeout: `${statementTimeout.ms}ms`,
     migrationLockWaitMs: lockWait.ms,

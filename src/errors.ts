@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   INVALID_ARGUMENT: "a command argument is invalid",
   TYPES_STALE: "the committed types do not match the schema",
   TOKEN_KEYS_MISSING: "VPB_TOKEN_KEYS is not set",
+  TOKEN_KEYS_INVALID: "the token key ring is malformed",
   TOKEN_KEY_UNKNOWN: "a token was encrypted with a key the ring does not hold",
   TOKEN_DECRYPT_FAILED: "a stored token failed decryption",
   TOKEN_ROTATION_INCOMPLETE: "key rotation left some tokens it could not decrypt",
@@ -176,6 +177,9 @@ const SQLSTATE_CODES: ReadonlyArray<{ state: string; detail?: string; code: Data
   { state: "57P03", code: "CONNECTION_FAILED", what: "the server is starting or stopping" },
   { state: "08", code: "CONNECTION_LOST", what: "the connection failed" },
   { state: "42P01", code: "SCHEMA_MISSING", what: "a table does not exist" },
+  // The SDK calls only the schema's own functions by their exact signatures: a missing one means an
+  // unmigrated (or older) database.
+  { state: "42883", code: "SCHEMA_MISSING", what: "a function does not exist" },
   { state: "3F000", code: "SCHEMA_MISSING", what: "a schema does not exist" },
   { state: "22", code: "INVALID_INPUT", what: "invalid input" },
   { state: "23", code: "INVALID_INPUT", what: "invalid input" },

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import type pg from "pg";
 import { VpbAdapter } from "../src/auth/adapter.ts";
 import { generateKey } from "../src/auth/token-cipher.ts";
+import { type ErrorCode, isVpbError } from "../src/errors.ts";
 import { client, createDatabase } from "./support/harness.ts";
 import { PGBOUNCER, startPgBouncer } from "./support/pgbouncer.ts";
 
@@ -98,6 +99,59 @@ for (const route of routes) {
       });
       assert.equal(await a().getUserByAccount({ provider: "github", providerAccountId }), null);
       assert.equal(await a().unlinkAccount({ provider: "github", providerAccountId }), undefined);
+    });
+
+    test("a sign-up whose linkAccount fails is undone, so the next sign-in works", async () => {
+      const email = `oauth-${randomUUID()}@example.com`;
+      const account = (userId: string, scope: string) => ({
+        userId,
+        type: "oauth" as const,
+        provider: "github",
+        providerAccountId: randomUUID(),
+        access_token: "gho_signup",
+        scope,
+      });
+      // Auth.js's new OAuth user: createUser, then linkAccount, two calls.
+      const first = await newUser(email);
+      await assert.rejects(
+        async () => a().linkAccount(account(first.id, "x".repeat(3000))),
+        (e: unknown) => {
+          assert.ok(isVpbError(e, "INVALID_INPUT"), String(e));
+          return true;
+        },
+      );
+      assert.equal(await a().getUserByEmail(email), null, "no user is left without its account");
+      // The retry Auth.js makes at the next sign-in: no OAuthAccountNotLinked, no duplicate e-mail.
+      const again = await newUser(email);
+      const linked = account(again.id, "read:user");
+      await a().linkAccount(linked);
+      assert.deepEqual(
+        await a().getUserByAccount({ provider: "github", providerAccountId: linked.providerAccountId }),
+        again,
+      );
+
+      // A user the adapter did not just sign up (or one signed in since) is never removed.
+      const existing = await newUser();
+      await a().linkAccount(account(existing.id, "first"));
+      await assert.rejects(async () => a().linkAccount(account(existing.id, "y".repeat(3000))));
+      const signedIn = await newUser();
+      await a().createSession({
+        sessionToken: randomUUID(),
+        userId: signedIn.id,
+        expires: new Date(Date.now() + 60_000),
+      });
+      await assert.rejects(async () => a().linkAccount(account(signedIn.id, "z".repeat(3000))));
+      // Another process's sign-up is not this adapter's to undo.
+      const elsewhere = await newUser();
+      const other = VpbAdapter({ connectionString: url, tokenKeys: generateKey(), max: 1 });
+      try {
+        await assert.rejects(async () =>
+          (other as Required<typeof other>).linkAccount(account(elsewhere.id, "w".repeat(3000))),
+        );
+      } finally {
+        await other.close();
+      }
+      for (const u of [existing, signedIn, elsewhere, again]) assert.deepEqual(await a().getUser(u.id), u);
     });
 
     test("an account whose key is lost can still be unlinked", async () => {
@@ -206,3 +260,36 @@ for (const route of routes) {
     });
   });
 }
+
+test("the adapter refuses missing or malformed token keys when it is created, before any call", () => {
+  const url = "postgres://nobody@127.0.0.1:1/none";
+  const refuses = (tokenKeys: unknown, code: ErrorCode, pattern?: RegExp) =>
+    assert.throws(
+      () => VpbAdapter({ connectionString: url, tokenKeys: tokenKeys as string }),
+      (e: unknown) => {
+        assert.ok(
+          isVpbError(e, code),
+          `${String(tokenKeys).slice(0, 20)}: expected ${code}, got ${String(e)}`,
+        );
+        if (pattern) assert.match(e.message, pattern);
+        return true;
+      },
+    );
+  // `tokenKeys: process.env.VPB_TOKEN_KEYS!` with the variable unset, or set empty.
+  refuses(undefined, "TOKEN_KEYS_MISSING");
+  refuses("", "TOKEN_KEYS_MISSING");
+  refuses("  ", "TOKEN_KEYS_MISSING");
+  const secret = Buffer.alloc(16, 9).toString("base64");
+  refuses(`k1:${secret}`, "TOKEN_KEYS_INVALID", /not 32 bytes/);
+  refuses("no-colon-here", "TOKEN_KEYS_INVALID");
+  refuses(`${generateKey()},${generateKey().replace(/:.*/, ":!!!")}`, "TOKEN_KEYS_INVALID");
+  refuses({ current: "k1", keys: new Map() }, "TOKEN_KEYS_INVALID", /current key id/);
+  refuses({ current: "k1", keys: new Map([["k1", Buffer.alloc(16)]]) }, "TOKEN_KEYS_INVALID");
+  assert.throws(
+    () => VpbAdapter({ connectionString: url, tokenKeys: `k1:${secret}` }),
+    (e: Error) => !e.message.includes(secret),
+    "the message never quotes a key",
+  );
+  const ok = VpbAdapter({ connectionString: url, tokenKeys: generateKey() });
+  return ok.close();
+});

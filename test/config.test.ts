@@ -3,13 +3,23 @@ import path from "node:path";
 import { test } from "node:test";
 import { parseConfig, parseDuration, redactUrl } from "../src/config.ts";
 import { isVpbError } from "../src/errors.ts";
+import { PACKAGE_ROOT } from "../src/package-root.ts";
 
 test("defaults: embedded server in .vpb on port 54329, 10s lock timeout, no statement timeout", () => {
   const c = parseConfig({}, "/srv/app");
   assert.equal(c.databaseUrl, undefined);
   assert.equal(c.dataDir, path.resolve("/srv/app/.vpb"));
   assert.equal(c.port, 54329);
-  assert.equal(c.migrationsDir, path.resolve("/srv/app/database/migrations"));
+  // vpb-db's own migrations wherever the command runs from (an app that depends on it).
+  assert.equal(c.migrationsDir, path.join(PACKAGE_ROOT, "database/migrations"));
+  assert.equal(c.appMigrationsDir, undefined);
+  const app = parseConfig(
+    { VPB_APP_MIGRATIONS_DIR: "db/migrations", VPB_MIGRATIONS_DIR: "mine" },
+    "/srv/app",
+  );
+  assert.equal(app.appMigrationsDir, path.resolve("/srv/app/db/migrations"));
+  assert.equal(app.appRollbacksDir, path.resolve("/srv/app/db/rollbacks"));
+  assert.equal(app.migrationsDir, path.resolve("/srv/app/mine"), "a value given is the working folder's");
   assert.equal(c.lockTimeout, "10000ms");
   assert.equal(c.statementTimeout, "0ms");
   assert.equal(c.migrationLockWaitMs, 60_000);

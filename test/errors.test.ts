@@ -33,6 +33,7 @@ test("one table maps SQLSTATEs to the data API's codes, retryable where the call
     // One implicit transaction: the failure rolls the SET back with it.
     ["set statement_timeout = '50ms'; select pg_sleep(1)", "57014", "STATEMENT_TIMEOUT", false],
     ["select * from no_such_table_here", "42P01", "SCHEMA_MISSING", false],
+    ["select no_such_function_here()", "42883", "SCHEMA_MISSING", false],
     [raise("57P01"), "57P01", "CONNECTION_LOST", true],
   ];
   for (const [sql, state, code, retryable] of cases) {

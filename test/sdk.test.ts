@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { createDb, type DataErrorCode, type Db, isVpbError } from "../src/sdk/index.ts";
-import { client, createDatabase } from "./support/harness.ts";
+import { client, createDatabase, urlFor } from "./support/harness.ts";
 import { PGBOUNCER, startPgBouncer } from "./support/pgbouncer.ts";
 import { audioPath, insert, user } from "./support/rows.ts";
 
@@ -18,13 +18,14 @@ async function rejectsWith(p: Promise<unknown>, code: DataErrorCode, secret?: st
 
 // The same suite runs on a direct connection, on one with prepared statements, and through
 // PgBouncer in transaction mode.
-const routes: Array<{ name: string; skip: string | false; prepare: boolean }> = [
+// PgBouncer in transaction mode with the default (auto), which must notice it and not prepare.
+const routes: Array<{ name: string; skip: string | false; prepare: boolean | undefined }> = [
   { name: "direct", skip: false, prepare: false },
-  { name: "direct, prepared statements", skip: false, prepare: true },
+  { name: "direct, prepared statements", skip: false, prepare: undefined },
   {
     name: "PgBouncer (transaction mode)",
     skip: existsSync(PGBOUNCER) || process.env.CI ? false : `${PGBOUNCER} is not installed`,
-    prepare: false,
+    prepare: undefined,
   },
 ];
 
@@ -51,7 +52,11 @@ for (const route of routes) {
         url = bouncer.url(database.name);
       }
       // A small pool, so that calls really share server connections through the pooler.
-      db = createDb({ connectionString: url, max: 3, prepare: route.prepare });
+      db = createDb({
+        connectionString: url,
+        max: 3,
+        ...(route.prepare === undefined ? {} : { prepare: route.prepare }),
+      });
       const p = await db.asUser(owner).projects.create({ name: "Shared" });
       for (const [id, role] of [
         [editor, "editor"],
@@ -388,5 +393,74 @@ test("prepare: the SDK's queries become prepared statements of the connection, t
     } finally {
       await db.close();
     }
+  }
+});
+
+describe("prepare by default (auto): where connections keep their statements, and not behind a transaction pooler", () => {
+  const pooled = existsSync(PGBOUNCER) || process.env.CI ? false : `${PGBOUNCER} is not installed`;
+
+  /** The SDK's statements prepared on the connection that served a second call (pool of one). */
+  async function preparedAfterCalls(url: string): Promise<string[]> {
+    const database = new URL(url).pathname.slice(1);
+    const c = await client(urlFor(database));
+    const me = (await user(c)).id;
+    await c.end();
+    const db = createDb({ connectionString: url, max: 1 });
+    try {
+      await db.asUser(me).projects.create({ name: "Auto" });
+      await db.asUser(me).projects.list();
+      return await db.asService().transaction(async (tx) => {
+        const { rows } = await tx.query<{ name: string }>(
+          "select name from pg_prepared_statements where name like 'vpb\\_%' order by name",
+        );
+        return rows.map((r) => r.name);
+      });
+    } finally {
+      await db.close();
+    }
+  }
+
+  test("direct: the SDK's queries are prepared without any option", async () => {
+    assert.equal((await preparedAfterCalls((await createDatabase()).url)).length, 2);
+  });
+
+  for (const mode of ["session", "transaction"] as const) {
+    test(`PgBouncer 1.18 in ${mode} mode: ${mode === "session" ? "prepared" : "not prepared, and every call works"}`, {
+      skip: pooled,
+    }, async () => {
+      const database = await createDatabase();
+      const bouncer = await startPgBouncer(database.url, mode);
+      try {
+        const url = bouncer.url(database.name);
+        if (mode === "session") {
+          assert.equal((await preparedAfterCalls(url)).length, 2);
+          return;
+        }
+        // Many calls on several clients, so that transactions move between server connections.
+        const c = await client(database.url);
+        const users = await Promise.all(Array.from({ length: 6 }, async () => (await user(c)).id));
+        const db = createDb({ connectionString: url, max: 6 });
+        try {
+          for (let round = 0; round < 5; round++) {
+            await Promise.all(
+              users.map(async (id, i) => {
+                const me = db.asUser(id);
+                const p = await me.projects.create({ name: `R${round} U${i}` });
+                assert.equal((await me.projects.get(p.id)).name, `R${round} U${i}`);
+                assert.equal((await me.projects.list({ limit: 200 })).items.length, round + 1);
+              }),
+            );
+          }
+          const names = await db
+            .asService()
+            .transaction(async (tx) => (await tx.query("select name from pg_prepared_statements")).rows);
+          assert.deepEqual(names, [], "nothing was prepared behind the transaction pooler");
+        } finally {
+          await db.close();
+        }
+      } finally {
+        await bouncer.stop();
+      }
+    });
   }
 });

@@ -26,7 +26,7 @@ test("tokens round-trip, and the envelope names its key and hides the plaintext"
   const r = ring(generateKey());
   const aad = tokenAad("access_token", "github", "42");
   const envelope = encryptToken(r, "gho_secret_token", aad);
-  assert.match(envelope, /^v1\.k\d{8}\.[A-Za-z0-9_-]{16}\.AADjson2[A-Za-z0-9_-]+$/);
+  assert.match(envelope, /^v1\.k\d{8}-[0-9a-f]{12}\.[A-Za-z0-9_-]{16}\.AADjson2[A-Za-z0-9_-]+$/);
   assert.ok(!envelope.includes("secret"));
   assert.equal(envelopeKeyId(envelope), r.current);
   assert.equal(decryptToken(r, envelope, aad), "gho_secret_token");
@@ -124,6 +124,37 @@ test("the database refuses a plaintext token", async () => {
     }),
     (e: { constraint?: string }) => e.constraint === "accounts_tokens_encrypted",
   );
+});
+
+test("two keys generated the same day get different ids, both parse in one ring and pass the envelope CHECK", async () => {
+  const lines: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const run = await runCli(["keys", "generate"], {});
+    assert.equal(run.code, 0, run.stderr);
+    lines.push(run.stdout.trim());
+  }
+  const day = new Date().toISOString().slice(0, 10).replace(/-/g, "");
+  const ids = lines.map((l) => l.split(":")[0] as string);
+  for (const id of ids) assert.match(id, new RegExp(`^k(${day}|\\d{8})-[0-9a-f]{12}$`));
+  assert.notEqual(ids[0], ids[1], "the README's rotate-at-once after a leak needs a new id");
+  const sameDay = new Date("2026-11-25T10:00:00Z");
+  assert.notEqual(generateKey(sameDay).split(":")[0], generateKey(sameDay).split(":")[0]);
+  const both = ring(lines.join(","));
+  assert.equal(both.current, ids[0]);
+  const c = await client((await createDatabase()).url);
+  const u = await user(c);
+  for (const [i, kid] of ids.entries()) {
+    const slot = tokenAad("access_token", "github", `same-day-${i}`);
+    const envelope = encryptToken({ current: kid, keys: both.keys }, "gho_token", slot);
+    await insert(c, "accounts", {
+      user_id: u.id,
+      type: "oauth",
+      provider: "github",
+      provider_account_id: `same-day-${i}`,
+      access_token: envelope,
+    });
+    assert.equal(decryptToken(both, envelope, slot), "gho_token");
+  }
 });
 
 test("rotation re-encrypts every token under the new key; the old key can then be dropped", async () => {

@@ -23,7 +23,7 @@ import type {
 } from "@auth/core/adapters";
 import { VpbError } from "../errors.ts";
 import { type Actor, createRunner, type DbOptions, inTransaction, type Tx } from "../sdk/db.ts";
-import { decryptToken, encryptToken, type KeyRing, parseKeyRing, tokenAad } from "./token-cipher.ts";
+import { decryptToken, encryptToken, type KeyRing, requireKeyRing, tokenAad } from "./token-cipher.ts";
 import { TOKEN_COLUMNS } from "./token-rotation.ts";
 
 export interface VpbAdapterOptions extends DbOptions {
@@ -51,19 +51,23 @@ interface AccountRow {
   session_state: string | null;
 }
 
+/** How long after createUser a failed linkAccount still undoes the sign-up it belongs to. */
+const SIGN_UP_WINDOW_MS = 5 * 60_000;
+
 export function VpbAdapter(options: VpbAdapterOptions): Adapter & { close(): Promise<void> } {
-  let ring: KeyRing;
-  if (typeof options.tokenKeys === "string") {
-    const parsed = parseKeyRing(options.tokenKeys);
-    if (!parsed.ring) {
-      throw new VpbError(
-        "TOKEN_KEYS_MISSING",
-        `The adapter's token keys are invalid: ${parsed.problems.join("; ")}`,
-        "Set VPB_TOKEN_KEYS from `vpb-db keys generate`.",
-      );
-    }
-    ring = parsed.ring;
-  } else ring = options.tokenKeys;
+  // Refused here, before any call: TOKEN_KEYS_MISSING when absent, TOKEN_KEYS_INVALID when malformed.
+  const ring = requireKeyRing(options.tokenKeys);
+  /**
+   * Users this adapter created and has not linked yet (id -> when). Auth.js signs a new OAuth user up
+   * with two calls, createUser then linkAccount, in one request of one process; if linkAccount fails,
+   * the user is removed again, or the next sign-in finds a user by e-mail without an account and
+   * Auth.js refuses it (OAuthAccountNotLinked). Users created elsewhere are never removed.
+   */
+  const pendingSignUps = new Map<string, number>();
+  const forgetStaleSignUps = () => {
+    const oldest = Date.now() - SIGN_UP_WINDOW_MS;
+    for (const [id, at] of pendingSignUps) if (at < oldest) pendingSignUps.delete(id);
+  };
   const runner = createRunner({ applicationName: "vpb-db auth adapter", ...options });
   const run = <T>(operation: string, fn: (tx: Tx) => Promise<T>) =>
     inTransaction(runner, SERVICE, `auth.${operation}`, fn);
@@ -102,7 +106,10 @@ export function VpbAdapter(options: VpbAdapterOptions): Adapter & { close(): Pro
             user.image ?? null,
           ],
         );
-        return rows[0] as AdapterUser;
+        const created = rows[0] as AdapterUser;
+        forgetStaleSignUps();
+        pendingSignUps.set(created.id, Date.now());
+        return created;
       });
     },
 
@@ -194,26 +201,44 @@ export function VpbAdapter(options: VpbAdapterOptions): Adapter & { close(): Pro
           ? encryptToken(ring, value, tokenAad(column, account.provider, account.providerAccountId))
           : null;
       };
-      await run("linkAccount", (tx) =>
-        tx.query(
-          `insert into public.accounts (user_id, type, provider, provider_account_id, refresh_token, access_token, id_token,
+      const signUp = pendingSignUps.get(account.userId);
+      pendingSignUps.delete(account.userId);
+      try {
+        await run("linkAccount", (tx) =>
+          tx.query(
+            `insert into public.accounts (user_id, type, provider, provider_account_id, refresh_token, access_token, id_token,
                                         expires_at, token_type, scope, session_state)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [
-            account.userId,
-            account.type,
-            account.provider,
-            account.providerAccountId,
-            sealed("refresh_token"),
-            sealed("access_token"),
-            sealed("id_token"),
-            account.expires_at ?? null,
-            account.token_type ?? null,
-            account.scope ?? null,
-            typeof account.session_state === "string" ? account.session_state : null,
-          ],
-        ),
-      );
+            [
+              account.userId,
+              account.type,
+              account.provider,
+              account.providerAccountId,
+              sealed("refresh_token"),
+              sealed("access_token"),
+              sealed("id_token"),
+              account.expires_at ?? null,
+              account.token_type ?? null,
+              account.scope ?? null,
+              typeof account.session_state === "string" ? account.session_state : null,
+            ],
+          ),
+        );
+      } catch (e) {
+        if (signUp !== undefined && Date.now() - signUp < SIGN_UP_WINDOW_MS) {
+          // Undo the sign-up this link completes, unless something got attached to the user meanwhile.
+          // If this fails too (the database is gone), the original error is what the caller needs.
+          await run("linkAccount.undoSignUp", (tx) =>
+            tx.query(
+              `delete from public.users u where u.id = $1
+                 and not exists (select 1 from public.accounts a where a.user_id = u.id)
+                 and not exists (select 1 from public.sessions s where s.user_id = u.id)`,
+              [account.userId],
+            ),
+          ).catch(() => {});
+        }
+        throw e;
+      }
       return account;
     },
 
@@ -232,6 +257,7 @@ export function VpbAdapter(options: VpbAdapterOptions): Adapter & { close(): Pro
     },
 
     async createSession(session) {
+      pendingSignUps.delete(session.userId);
       await run("createSession", (tx) =>
         tx.query("insert into public.sessions (session_token_hash, user_id, expires) values ($1, $2, $3)", [
           digest(session.sessionToken),

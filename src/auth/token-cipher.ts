@@ -77,9 +77,48 @@ export function parseKeyRing(text: string): { ring?: KeyRing; problems: string[]
   return problems.length === 0 ? { ring: { current, keys }, problems } : { problems };
 }
 
-/** A new key line for VPB_TOKEN_KEYS, with a dated id: `k20261125:...`. */
+/**
+ * A new key line for VPB_TOKEN_KEYS: `k20261125-3f9a0c1d2e4b:<base64 key>`. The date says when it was
+ * made; the 48 random bits keep two keys of one day apart (a rotation right after a leak). The id
+ * stays within KEY_ID and the envelope's CHECK (migration 004): letters, digits, _ and -, 32 at most.
+ */
 export function generateKey(now = new Date()): string {
-  return `k${now.toISOString().slice(0, 10).replace(/-/g, "")}:${randomBytes(32).toString("base64")}`;
+  const day = now.toISOString().slice(0, 10).replace(/-/g, "");
+  return `k${day}-${randomBytes(6).toString("hex")}:${randomBytes(32).toString("base64")}`;
+}
+
+/**
+ * The key ring an adapter is given, checked before any token is written: a missing ring would let
+ * createUser succeed and linkAccount fail later (a half-done sign-up).
+ */
+export function requireKeyRing(keys: KeyRing | string | undefined | null): KeyRing {
+  if (keys === undefined || keys === null || (typeof keys === "string" && keys.trim() === "")) {
+    throw new VpbError(
+      "TOKEN_KEYS_MISSING",
+      "The adapter was given no token keys (tokenKeys is empty or unset).",
+      "Run `vpb-db keys generate`, store its line in VPB_TOKEN_KEYS and pass it as tokenKeys.",
+    );
+  }
+  const invalid = (why: string) =>
+    new VpbError(
+      "TOKEN_KEYS_INVALID",
+      `The adapter's token keys are malformed: ${why}`,
+      "Use lines from `vpb-db keys generate`: `id:base64key[,id:base64key…]`, 32-byte keys, the first encrypts.",
+    );
+  if (typeof keys === "string") {
+    const parsed = parseKeyRing(keys);
+    if (!parsed.ring) throw invalid(parsed.problems.join("; "));
+    return parsed.ring;
+  }
+  if (typeof keys !== "object" || !(keys.keys instanceof Map) || typeof keys.current !== "string")
+    throw invalid("tokenKeys must be VPB_TOKEN_KEYS' text or a KeyRing");
+  if (!KEY_ID.test(keys.current) || !keys.keys.has(keys.current))
+    throw invalid("the ring's current key id names none of its keys");
+  for (const [kid, key] of keys.keys) {
+    if (!KEY_ID.test(kid) || !Buffer.isBuffer(key) || key.length !== 32)
+      throw invalid(`the key "${KEY_ID.test(kid) ? kid : "?"}" is not a 32-byte Buffer with a valid id`);
+  }
+  return keys;
 }
 
 /** The slot of one token: its column and its account's identity. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { VpbError } from "../errors.ts";
 
@@ -101,4 +101,60 @@ export async function readMigrations(migrationsDir: string, rollbacksDir: string
     }
   }
   return migrations;
+}
+
+/**
+ * An app's own migrations live in their own namespace: tracked as `app/NNN_name`, numbered after
+ * every migration of vpb-db (APP_NUMBER_BASE + NNN), so the two sequences never collide, ours run
+ * first in a run, and a new vpb-db migration is not "out of order" behind an app's (each namespace
+ * is ordered on its own).
+ */
+export const APP_PREFIX = "app/";
+export const APP_NUMBER_BASE = 1_000_000;
+
+export function namespaceOf(name: string): "vpb" | "app" {
+  return name.startsWith(APP_PREFIX) ? "app" : "vpb";
+}
+
+async function requireFolder(dir: string, variable: string, cwd: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new VpbError(
+      "CONFIG_INVALID",
+      `The migrations folder ${path.relative(cwd, dir) || dir} (${variable}) does not exist or is not a folder.`,
+      variable === "VPB_APP_MIGRATIONS_DIR"
+        ? "Create it (`vpb-db migrate new <name>` does), or unset VPB_APP_MIGRATIONS_DIR."
+        : "Unset VPB_MIGRATIONS_DIR to use the installed package's migrations, or point it at a folder that exists.",
+    );
+  }
+}
+
+/** vpb-db's migrations, then the app's (if a folder is given): both folders must exist. */
+export async function readMigrationSets(
+  dirs: {
+    migrationsDir: string;
+    rollbacksDir: string;
+    appMigrationsDir?: string | undefined;
+    appRollbacksDir?: string | undefined;
+  },
+  cwd = process.cwd(),
+): Promise<Migration[]> {
+  await requireFolder(dirs.migrationsDir, "VPB_MIGRATIONS_DIR", cwd);
+  const ours = await readMigrations(dirs.migrationsDir, dirs.rollbacksDir, cwd);
+  if (dirs.appMigrationsDir === undefined) return ours;
+  await requireFolder(dirs.appMigrationsDir, "VPB_APP_MIGRATIONS_DIR", cwd);
+  const rollbacks = dirs.appRollbacksDir ?? path.join(path.dirname(dirs.appMigrationsDir), "rollbacks");
+  const apps = await readMigrations(dirs.appMigrationsDir, rollbacks, cwd);
+  const tooBig = apps.find((m) => m.number >= APP_NUMBER_BASE);
+  if (tooBig) {
+    throw new VpbError(
+      "MIGRATION_NAME_INVALID",
+      `${tooBig.file}: an app migration's number must be below ${APP_NUMBER_BASE}.`,
+      "Renumber it with fewer digits.",
+    );
+  }
+  return [
+    ...ours,
+    ...apps.map((m) => ({ ...m, name: `${APP_PREFIX}${m.name}`, number: APP_NUMBER_BASE + m.number })),
+  ];
 }

@@ -5,7 +5,14 @@ import { connect } from "../db/target.ts";
 import { isVpbError, VpbError } from "../errors.ts";
 import { PACKAGE_ROOT } from "../package-root.ts";
 import { acquireLock, releaseLock } from "./lock.ts";
-import { type Migration, readMigrations, type Script } from "./migration-files.ts";
+import {
+  APP_NUMBER_BASE,
+  APP_PREFIX,
+  type Migration,
+  namespaceOf,
+  readMigrationSets,
+  type Script,
+} from "./migration-files.ts";
 import { assertNotTransactionPooled, refuseKnownPoolerPort } from "./pooler.ts";
 import { SqlSyntaxError, type Statement, splitStatements } from "./sql-splitter.ts";
 import { statementError } from "./statement-error.ts";
@@ -25,6 +32,9 @@ export interface MigratorOptions {
   url: string;
   migrationsDir: string;
   rollbacksDir: string;
+  /** The app's own migrations, after vpb-db's, tracked as `app/NNN_name` (README: an app's migrations). */
+  appMigrationsDir?: string | undefined;
+  appRollbacksDir?: string | undefined;
   /** PostgreSQL interval text such as `10000ms`, set per migration. */
   lockTimeout: string;
   statementTimeout: string;
@@ -101,7 +111,7 @@ async function withSession<T>(
   write: boolean,
   fn: (s: Session) => Promise<T>,
 ): Promise<T> {
-  const migrations = await readMigrations(opts.migrationsDir, opts.rollbacksDir, opts.cwd);
+  const migrations = await readMigrationSets(opts, opts.cwd);
   if (write) refuseKnownPoolerPort(opts.url);
   const client = await connect(opts.url, "vpb-db migrate");
   let locked = false;
@@ -152,11 +162,12 @@ function inspect(s: Session, allowOutOfOrder: boolean, checkChecksums = true): S
     );
   }
   const pending = s.migrations.filter((m) => !appliedNames.has(m.name));
-  const latest = s.applied.reduce(
-    (max, a) => Math.max(max, byName.get(a.name)?.number ?? numberOf(a.name)),
-    -1,
-  );
-  const early = pending.filter((m) => m.number < latest);
+  // Each namespace in its own order: a new vpb-db migration is not late behind the app's.
+  const latest = (namespace: "vpb" | "app") =>
+    s.applied
+      .filter((a) => namespaceOf(a.name) === namespace)
+      .reduce((max, a) => Math.max(max, byName.get(a.name)?.number ?? numberOf(a.name)), -1);
+  const early = pending.filter((m) => m.number < latest(namespaceOf(m.name)));
   if (!allowOutOfOrder && early.length > 0) {
     problems.push(
       new VpbError(
@@ -171,7 +182,9 @@ function inspect(s: Session, allowOutOfOrder: boolean, checkChecksums = true): S
 }
 
 function numberOf(name: string): number {
-  return Number(/^(\d+)/.exec(name)?.[1] ?? -1);
+  const app = name.startsWith(APP_PREFIX);
+  const n = Number(/^(\d+)/.exec(app ? name.slice(APP_PREFIX.length) : name)?.[1] ?? -1);
+  return app && n >= 0 ? APP_NUMBER_BASE + n : n;
 }
 
 /** Finds a migration by full name, file name or number (`002`, `2`, `002_application_tables`). */

@@ -57,6 +57,10 @@ export function components(runner: Runner, actor: Actor) {
         v.uuid(op, `upsert[${i}].id`, c.id);
         if (c.parent_id != null) v.uuid(op, `upsert[${i}].parent_id`, c.parent_id);
         v.oneOf(op, `upsert[${i}].type`, c.type, COMPONENT_TYPES);
+        for (const key of ["position_x", "position_y", "width", "height"] as const) {
+          if (c[key] != null) v.finite(op, `upsert[${i}].${key}`, c[key]);
+        }
+        if (c.z_index != null) v.int(op, `upsert[${i}].z_index`, c.z_index, -100_000, 100_000);
         if (c.content !== undefined) v.object(op, `upsert[${i}].content`, c.content);
         return c;
       });

@@ -21,11 +21,16 @@ export interface DbOptions {
   /**
    * Prepare the SDK's queries once per connection (named statements), so that PostgreSQL plans each
    * once instead of at every call: the monthly-costs query goes from about 1 ms to under 0.2 ms, most
-   * of it the planning of its partitions, and RLS costs less (BENCHMARKS.md). Needs a direct connection or
-   * a session-mode pooler: PgBouncer before 1.21 and other transaction-mode poolers do not keep
-   * prepared statements across transactions (default false).
+   * of it the planning of its partitions, and RLS costs less (BENCHMARKS.md).
+   *
+   * "auto" (the default) prepares wherever a connection keeps its statements: a direct connection or
+   * a session-mode pooler. At the first call it opens two connections to see whether a transaction-mode
+   * pooler hands one backend to both (as src/migrations/pooler.ts does); behind one (and on Supabase's
+   * port 6543) it does not prepare, since PgBouncer before 1.21 and other transaction poolers lose
+   * prepared statements between transactions. `true` always prepares: right for PgBouncer 1.21+ with
+   * `max_prepared_statements` set, which keeps them per client. `false` never prepares.
    */
-  prepare?: boolean;
+  prepare?: boolean | "auto";
 }
 
 export type Tx = Pick<pg.PoolClient, "query">;
@@ -34,7 +39,11 @@ export type Tx = Pick<pg.PoolClient, "query">;
 export interface Runner {
   pool: pg.Pool;
   statementTimeoutMs: number;
-  prepare: boolean;
+  /** Whether to prepare; "auto" until the first call has found out. */
+  prepare: boolean | "auto";
+  /** The running detection of "auto", shared by the calls that wait for it. */
+  detecting?: Promise<boolean> | undefined;
+  connectionString: string;
 }
 
 /**
@@ -54,6 +63,9 @@ export async function inTransaction<T>(
   /** False when `fn` runs the app's SQL (asService().transaction): only the SDK's fixed texts are prepared. */
   sdkQueries = true,
 ): Promise<T> {
+  // Decided before taking a connection: the probe needs server connections of its own, which a
+  // pooler could not give while the waiting calls hold them all.
+  const prepare = sdkQueries && (await shouldPrepare(runner));
   let client: pg.PoolClient;
   try {
     client = await runner.pool.connect();
@@ -80,7 +92,7 @@ export async function inTransaction<T>(
         `set_config('role', ${client.escapeLiteral(actor.role)}, true), ` +
         `set_config('statement_timeout', '${Math.trunc(runner.statementTimeoutMs)}ms', true)`,
     );
-    const result = await fn(runner.prepare && sdkQueries ? preparing(client) : client);
+    const result = await fn(prepare ? preparing(client) : client);
     phase = "commit";
     await client.query("commit");
     return result;
@@ -152,8 +164,60 @@ export function createRunner(options: DbOptions): Runner {
   return {
     pool,
     statementTimeoutMs: options.statementTimeoutMs ?? 15_000,
-    prepare: options.prepare ?? false,
+    prepare: options.prepare ?? "auto",
+    connectionString: options.connectionString,
   };
+}
+
+/** The runner's decision, detecting it once for "auto". */
+async function shouldPrepare(runner: Runner): Promise<boolean> {
+  if (runner.prepare !== "auto") return runner.prepare;
+  runner.detecting ??= keepsSessions(runner.connectionString).then(
+    (keeps) => {
+      runner.prepare = keeps;
+      return keeps;
+    },
+    () => {
+      // Undecided (the probe could not connect): this call does not prepare; the next one asks again.
+      runner.detecting = undefined;
+      return false;
+    },
+  );
+  return runner.detecting;
+}
+
+/**
+ * True when each connection keeps its own backend (direct, or a session-mode pooler); false behind a
+ * transaction-mode pooler, which gives a second client's transaction the backend the first client
+ * just released, or moves the first client's next statement to another backend.
+ */
+async function keepsSessions(connectionString: string): Promise<boolean> {
+  if (new URL(connectionString).port === "6543") return false; // Supabase's transaction pooler
+  const open = async () => {
+    const c = new pg.Client({ connectionString, application_name: "vpb-db prepare probe" });
+    c.on("error", () => {});
+    await c.connect();
+    return c;
+  };
+  const pid = async (c: pg.Client) =>
+    Number((await c.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]?.pid);
+  const first = await open();
+  try {
+    const other = await open();
+    try {
+      // One query at a time: a pooler with a single server connection must not deadlock the probe.
+      const before = await pid(first);
+      await other.query("begin");
+      const otherPid = await pid(other);
+      await other.query("commit");
+      const after = await pid(first);
+      return otherPid !== before && after === before;
+    } finally {
+      await other.end().catch(() => {});
+    }
+  } finally {
+    await first.end().catch(() => {});
+  }
 }
 
 const statementNames = new Map<string, string>();

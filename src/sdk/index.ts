@@ -15,8 +15,10 @@ import { audio } from "./audio.ts";
 import { collaborators } from "./collaborators.ts";
 import { components } from "./components.ts";
 import { type Actor, createRunner, type DbOptions, inTransaction, type Tx } from "./db.ts";
+import { monitoring } from "./monitoring.ts";
 import { projects } from "./projects.ts";
 import { prompts } from "./prompts.ts";
+import { serviceUsers, users } from "./users.ts";
 import * as v from "./validate.ts";
 
 export {
@@ -32,11 +34,14 @@ export type { Collaborator, Role } from "./collaborators.ts";
 export type { ComponentInput, LayoutChange, LayoutResult } from "./components.ts";
 export type { Page } from "./cursor.ts";
 export type { DbOptions, Tx } from "./db.ts";
-export type { NewProject, Project, ProjectPatch, ProjectStats } from "./projects.ts";
+export type { ErrorReport, Metric } from "./monitoring.ts";
+export type { NewProject, Project, ProjectPatch, ProjectStats, SharedProject } from "./projects.ts";
 export type { NewGeneration, PromptGeneration } from "./prompts.ts";
+export type { NewUser, ProfilePatch, UserProfile } from "./users.ts";
 
 function scope(runner: ReturnType<typeof createRunner>, actor: Actor) {
   return {
+    users: users(runner, actor),
     projects: projects(runner, actor),
     components: components(runner, actor),
     audio: audio(runner, actor),
@@ -44,12 +49,17 @@ function scope(runner: ReturnType<typeof createRunner>, actor: Actor) {
     collaborators: collaborators(runner, actor),
     activity: activity(runner, actor),
     costs: costs(runner, actor),
+    monitoring: monitoring(runner, actor),
   };
 }
 
 export type UserScope = ReturnType<typeof scope>;
 
 export interface ServiceScope {
+  /** Creating users and reading any user's profile. */
+  users: ReturnType<typeof serviceUsers>;
+  /** The error log and metrics, recorded without a user. */
+  monitoring: ReturnType<typeof monitoring>;
   /** Runs `fn` in one transaction as service_role (bypasses RLS): for trusted jobs only. */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** The scheduled upkeep: partitions ahead, expired auth rows, old trash, old partitions. */
@@ -74,6 +84,8 @@ export function createDb(options: DbOptions) {
     asService(): ServiceScope {
       const actor: Actor = { role: "service_role", userId: undefined };
       return {
+        users: serviceUsers(runner, actor),
+        monitoring: monitoring(runner, actor),
         transaction: (fn) => inTransaction(runner, actor, "service.transaction", fn, false),
         maintenance: () =>
           inTransaction(runner, actor, "service.maintenance", async (tx) => {

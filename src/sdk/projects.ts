@@ -2,7 +2,12 @@ import type { Tables } from "../../database/types/database.types.ts";
 import { dataError } from "../errors.ts";
 import { decodeCursor, keysetArgs, type Page, page } from "./cursor.ts";
 import { type Actor, inTransaction, type Runner, requireUser } from "./db.ts";
-import { PROJECT_COLUMNS as COLUMNS, PROJECT_WITH_COMPONENTS, PROJECTS_PAGE } from "./queries.ts";
+import {
+  PROJECT_COLUMNS as COLUMNS,
+  PROJECT_WITH_COMPONENTS,
+  PROJECTS_PAGE,
+  SHARED_PROJECTS_PAGE,
+} from "./queries.ts";
 import * as v from "./validate.ts";
 
 export type Project = Tables<"projects">;
@@ -25,6 +30,9 @@ export interface NewProject {
 }
 
 export type ProjectPatch = Partial<NewProject>;
+
+/** A project someone shared with the user, with the user's role in it. */
+export type SharedProject = Project & { role: "viewer" | "editor" | "admin" };
 
 /** timestamptz as ISO text, keeping microseconds. */
 const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -58,6 +66,23 @@ export function projects(runner: Runner, actor: Actor) {
       return inTransaction(runner, actor, op, async (tx) => {
         const { rows } = await tx.query<Project & { cursor_at: string }>(
           ...keysetArgs(PROJECTS_PAGE, owner, after, limit),
+        );
+        return page(rows, limit);
+      });
+    },
+
+    /**
+     * Projects shared with the user (accepted invitations; never the user's own), most recently
+     * updated first, `limit` per page (keyset cursor), each with the user's role.
+     */
+    async sharedWithMe(options: { limit?: number; cursor?: string } = {}): Promise<Page<SharedProject>> {
+      const op = "projects.sharedWithMe";
+      const user = requireUser(actor, op);
+      const limit = v.limit(op, options.limit);
+      const after = decodeCursor(op, options.cursor);
+      return inTransaction(runner, actor, op, async (tx) => {
+        const { rows } = await tx.query<SharedProject & { cursor_at: string }>(
+          ...keysetArgs(SHARED_PROJECTS_PAGE, user, after, limit),
         );
         return page(rows, limit);
       });

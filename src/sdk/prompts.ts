@@ -42,6 +42,8 @@ export function prompts(runner: Runner, actor: Actor) {
       const cost = String(input.costUsd ?? 0);
       if (!/^\d{1,6}(\.\d{1,6})?$/.test(cost))
         throw dataError("INVALID_INPUT", `${op}: costUsd must be a decimal of at most 6 places`);
+      const output = v.optionalText(op, "output", input.output, 200_000);
+      const errorMessage = v.optionalText(op, "errorMessage", input.errorMessage, 2000);
       const latency =
         input.latencyMs === undefined ? null : v.int(op, "latencyMs", input.latencyMs, 0, 2_147_483_647);
       return inTransaction(runner, actor, op, async (tx) => {
@@ -54,14 +56,14 @@ export function prompts(runner: Runner, actor: Actor) {
             input.projectId,
             user,
             input.inputSnapshot,
-            input.output ?? null,
+            output,
             input.model,
             input.status,
             inTokens,
             outTokens,
             cost,
             latency,
-            input.errorMessage ?? null,
+            errorMessage,
           ],
         );
         // A statement of its own: api_usage's policy must see the generation it names, and a

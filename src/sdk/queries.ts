@@ -14,6 +14,9 @@ export const PROJECT_COLUMNS =
 export const PROMPT_COLUMNS =
   "id, project_id, owner_id, user_id, input_snapshot, output, model, status, input_tokens, output_tokens, cost_usd, latency_ms, error_message, created_at, completed_at";
 
+export const USER_COLUMNS =
+  "id, email, email_verified, name, image, display_name, plan, settings, created_at, updated_at, last_seen_at";
+
 export const AUDIO_COLUMNS =
   "id, project_id, owner_id, user_id, component_id, bucket_id, storage_path, mime_type, size_bytes, duration_ms, sample_rate_hz, transcript, transcript_status, created_at, updated_at";
 
@@ -39,6 +42,25 @@ export const PROJECTS_PAGE = keyset(
   "owner_id = $1 and deleted_at is null",
   "updated_at",
 );
+
+/**
+ * Projects shared with a user: those where they are an accepted collaborator (never their own),
+ * most recently updated first, with their role. $1 the user's id. Reached through
+ * collaborators_user_id_project_id_idx (a user collaborates on few projects), then sorted.
+ */
+const SHARED_HEAD = `select ${PROJECT_COLUMNS.split(", ")
+  .map((c) => `p.${c}`)
+  .join(", ")}, c.role, p.updated_at::text as cursor_at
+  from public.collaborators c join public.projects p on p.id = c.project_id
+ where c.user_id = $1 and c.accepted_at is not null and p.deleted_at is null`;
+const SHARED_ORDER = "order by p.updated_at desc, p.id desc";
+export const SHARED_PROJECTS_PAGE: KeysetQuery = {
+  first: `${SHARED_HEAD}\n ${SHARED_ORDER} limit $2`,
+  next: `${SHARED_HEAD}\n   and (p.updated_at, p.id) < ($2::timestamptz, $3::uuid)\n ${SHARED_ORDER} limit $4`,
+};
+
+/** The user's own profile (RLS shows no other row). $1 user id. */
+export const USER_PROFILE = `select ${USER_COLUMNS} from public.users where id = $1`;
 
 /** A project's prompt generations, newest first. $1 project id. */
 export const PROMPT_HISTORY_PAGE = keyset(

@@ -8,11 +8,15 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the built CLI (dist/src/cli/main.js) with the given environment added, from the repository root. */
-export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
+/** Runs the built CLI (dist/src/cli/main.js) with the given environment added, from `cwd` (the repository root). */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  cwd: string = ROOT,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, "dist/src/cli/main.js"), ...args], {
-      cwd: ROOT,
+      cwd,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -40,7 +40,10 @@ export function register(migrate: Command): void {
     .argument("<name>", "lower-case snake_case name, e.g. add_project_tags")
     .action(async (name: string) => {
       const config = loadConfig();
-      const files = await newMigration(config.migrationsDir, config.rollbacksDir, name);
+      // From an app (VPB_APP_MIGRATIONS_DIR set), new migrations are the app's.
+      const files = config.appMigrationsDir
+        ? await newMigration(config.appMigrationsDir, config.appRollbacksDir as string, name)
+        : await newMigration(config.migrationsDir, config.rollbacksDir, name);
       process.stdout.write(
         `created ${path.relative(process.cwd(), files.forward)}\ncreated ${path.relative(process.cwd(), files.rollback)}\n`,
       );
