@@ -73,6 +73,12 @@ test("users: the service creates a user; the user reads and updates their own pr
 test("shared with me: accepted memberships only, never the user's own or trashed projects, keyset paged", async () => {
   const owner = await newUser("Owner");
   const guest = await newUser("Guest");
+  // Accepting an invitation by email needs a verified address (migration 009).
+  await db
+    .asService()
+    .transaction((tx) =>
+      tx.query("update public.users set email_verified = now() where id = $1", [guest.id]),
+    );
   const o = db.asUser(owner.id);
   const shared: string[] = [];
   for (const [i, role] of (["viewer", "editor", "admin"] as const).entries()) {

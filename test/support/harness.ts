@@ -76,6 +76,8 @@ export async function createDatabase(kind: "migrated" | "empty" = "migrated"): P
 /** A connected client, closed after the file. */
 export async function client(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url });
+  // An idle client's error (its backend ended) fails the next query on it, not the whole file.
+  c.on("error", () => {});
   await c.connect();
   clients.push(c);
   return c;
