@@ -13,6 +13,7 @@ export interface Settings {
   VPB_STATEMENT_TIMEOUT?: string | undefined;
   VPB_MIGRATION_LOCK_WAIT?: string | undefined;
   VPB_TOKEN_KEYS?: string | undefined;
+  VPB_BACKUP_DIR?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -32,6 +33,8 @@ export interface Config {
   migrationLockWaitMs: number;
   /** Keys that encrypt the OAuth tokens; undefined when VPB_TOKEN_KEYS is unset. */
   tokenKeys: KeyRing | undefined;
+  /** Base backups (`base/`) and archived WAL (`wal/`); may be on another disk. */
+  backupDir: string;
 }
 
 export const DEFAULTS = {
@@ -111,9 +114,10 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     );
   }
 
+  const dataDir = path.resolve(cwd, pick("VPB_DATA_DIR"));
   return {
     databaseUrl,
-    dataDir: path.resolve(cwd, pick("VPB_DATA_DIR")),
+    dataDir,
     port,
     migrationsDir: path.resolve(cwd, pick("VPB_MIGRATIONS_DIR")),
     rollbacksDir: path.resolve(cwd, pick("VPB_ROLLBACKS_DIR")),
@@ -121,6 +125,9 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     statementTimeout: `${statementTimeout.ms}ms`,
     migrationLockWaitMs: lockWait.ms,
     tokenKeys,
+    backupDir: settings.VPB_BACKUP_DIR
+      ? path.resolve(cwd, settings.VPB_BACKUP_DIR)
+      : path.join(dataDir, "backups"),
   };
 }
 

@@ -10,6 +10,7 @@ import { backupPaths } from "../src/ops/backup-layout.ts";
 import { takeBaseBackup } from "../src/ops/base-backup.ts";
 import { restoreBackup } from "../src/ops/restore.ts";
 import { verifyBackup } from "../src/ops/verify.ts";
+import { runCli } from "./support/cli.ts";
 import { binDirFor } from "./support/debian-server.ts";
 import { ADMIN_URL, MAJOR } from "./support/harness.ts";
 
@@ -91,6 +92,7 @@ test(
           pgData: path.join(root, "restored", "pg17"),
           logFile: path.join(root, "restored", "postgres.log"),
           binDir,
+          major: 17,
           target: { time: noted },
           urlFor,
         });
@@ -115,6 +117,7 @@ test(
             pgData: path.join(root, "restored", "pg17"),
             logFile: path.join(root, "x.log"),
             binDir,
+            major: 17,
             target: { latest: true },
             urlFor,
           }),
@@ -123,7 +126,7 @@ test(
       });
 
       await t.test("backup verify restores the backup, checks every index, counts rows", async () => {
-        const result = await verifyBackup({ backupDir, binDir, urlFor });
+        const result = await verifyBackup({ backupDir, binDir, major: 17, urlFor });
         assert.equal(result.backupId, manifest.id);
         assert.equal(result.tables["postgres:public.t"], 100);
         assert.ok(result.indexesChecked > 0);
@@ -138,7 +141,7 @@ test(
         byte[0] = (byte[0] ?? 0) ^ 0xff;
         await handle.write(byte, 0, 1, 100);
         await handle.close();
-        await assert.rejects(verifyBackup({ backupDir, binDir, urlFor }), (e) => {
+        await assert.rejects(verifyBackup({ backupDir, binDir, major: 17, urlFor }), (e) => {
           assert.ok(isVpbError(e, "BACKUP_CORRUPT"));
           assert.match(e.message, new RegExp(file.replace(/\//g, "\\/")));
           return true;
@@ -147,7 +150,7 @@ test(
 
       await t.test("a missing WAL segment fails verify, naming the segment", async () => {
         await unlink(path.join(backupPaths(backupDir).wal, manifest.startWal));
-        await assert.rejects(verifyBackup({ backupDir, binDir, urlFor }), (e) => {
+        await assert.rejects(verifyBackup({ backupDir, binDir, major: 17, urlFor }), (e) => {
           assert.ok(isVpbError(e, "WAL_MISSING"));
           assert.match(e.message, new RegExp(manifest.startWal));
           return true;
@@ -156,6 +159,45 @@ test(
     } finally {
       await closeDb();
       await server?.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "the CLI: backup on the embedded server it starts (archiving on), then restore --latest into a new folder",
+  only17,
+  async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "vpb-backup-cli-"));
+    await chmod(root, 0o755);
+    const env = {
+      DATABASE_URL: "",
+      VPB_DATA_DIR: path.join(root, "vpb"),
+      VPB_BACKUP_DIR: path.join(root, "elsewhere"),
+      VPB_PG_PORT: String(26000 + Math.floor(Math.random() * 3000)),
+    };
+    try {
+      const bad = await runCli(
+        ["restore", "--to", "2026-11-25 10:42:00", "--into", path.join(root, "x")],
+        env,
+      );
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /INVALID_ARGUMENT/);
+
+      const backup = await runCli(["backup", "--json"], env);
+      assert.equal(backup.code, 0, backup.stderr);
+      const summary = JSON.parse(backup.stdout) as { id: string; files: number; folder: string };
+      assert.equal(summary.folder, env.VPB_BACKUP_DIR);
+      assert.ok(summary.files > 100);
+
+      const into = path.join(root, "restored");
+      const restore = await runCli(["restore", "--latest", "--into", into], env);
+      assert.equal(restore.code, 0, restore.stderr);
+      assert.match(restore.stdout, new RegExp(`restored base backup ${summary.id}`));
+      const again = await runCli(["restore", "--latest", "--into", into], env);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /RESTORE_TARGET_EXISTS/);
+    } finally {
       await rm(root, { recursive: true, force: true });
     }
   },

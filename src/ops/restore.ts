@@ -20,11 +20,15 @@ export interface RestoreOptions {
   logFile: string;
   /** initdb/pg_ctl/postgres of the backup's major. */
   binDir: string;
+  /** The major of those binaries: a backup of another major is refused. */
+  major: number;
   target: RecoveryTarget;
   /** A specific base backup; by default the newest one that can reach the target. */
   backupId?: string;
   /** Builds a connection string for the restored server on `port` (its roles are the source's). */
   urlFor: (port: number) => string;
+  /** Extra server settings (a throwaway verification copy needs no fsync). */
+  settings?: Record<string, string>;
   onProgress?: (line: string) => void;
 }
 
@@ -134,6 +138,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
     );
   }
   const manifest = await chooseBackup(options.backupDir, target, options.backupId);
+  if (manifest.major !== options.major) {
+    throw new VpbError(
+      "BACKUP_UNSUPPORTED",
+      `Base backup ${manifest.id} is of PostgreSQL ${manifest.major}; these binaries are PostgreSQL ${options.major}.`,
+      "Restore it with the binaries of its major (pg_ctl of that version).",
+    );
+  }
   const { base, wal } = backupPaths(options.backupDir);
   const lastWal = await checkArchive(wal, manifest.startWal, manifest.stopWal);
   progress(`restoring base backup ${manifest.id} (WAL ${manifest.startWal} to ${lastWal} archived)`);
@@ -180,6 +191,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
       ? { recovery_target_time: target.time.toISOString().replace("T", " ").replace("Z", "+00") }
       : {}),
     ...("immediate" in target ? { recovery_target: "immediate" } : {}),
+    ...options.settings,
   };
   const flags = Object.entries(settings)
     .map(([k, v]) => `-c ${sq(`${k}=${v}`)}`)

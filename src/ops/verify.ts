@@ -9,6 +9,8 @@ import { ownerWhenRoot } from "./wal-archive.ts";
 export interface VerifyOptions {
   backupDir: string;
   binDir: string;
+  /** The major of those binaries. */
+  major: number;
   /** Which base backup; the newest by default. */
   backupId?: string;
   urlFor: (port: number) => string;
@@ -41,7 +43,10 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
       pgData,
       logFile: path.join(scratch, "postgres.log"),
       binDir: options.binDir,
+      major: options.major,
       target: { immediate: true },
+      // The copy is thrown away: durability would only slow the check.
+      settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off" },
       ...(options.backupId ? { backupId: options.backupId } : {}),
       urlFor: options.urlFor,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
