@@ -16,6 +16,7 @@ export interface Settings {
   VPB_STATEMENT_TIMEOUT?: string | undefined;
   VPB_MIGRATION_LOCK_WAIT?: string | undefined;
   VPB_TOKEN_KEYS?: string | undefined;
+  VPB_BACKUP_DIR?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -39,6 +40,8 @@ export interface Config {
   migrationLockWaitMs: number;
   /** Keys that encrypt the OAuth tokens; undefined when VPB_TOKEN_KEYS is unset. */
   tokenKeys: KeyRing | undefined;
+  /** Base backups (`base/`) and archived WAL (`wal/`); may be on another disk. */
+  backupDir: string;
 }
 
 export const DEFAULTS = {
@@ -122,9 +125,10 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     );
   }
 
+  const dataDir = path.resolve(cwd, pick("VPB_DATA_DIR"));
   return {
     databaseUrl,
-    dataDir: path.resolve(cwd, pick("VPB_DATA_DIR")),
+    dataDir,
     port,
     // Relative defaults are the package's own folders; values given are relative to the working folder.
     migrationsDir: path.resolve(settings.VPB_MIGRATIONS_DIR ? cwd : PACKAGE_ROOT, pick("VPB_MIGRATIONS_DIR")),
@@ -139,6 +143,9 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     statementTimeout: `${statementTimeout.ms}ms`,
     migrationLockWaitMs: lockWait.ms,
     tokenKeys,
+    backupDir: settings.VPB_BACKUP_DIR
+      ? path.resolve(cwd, settings.VPB_BACKUP_DIR)
+      : path.join(dataDir, "backups"),
   };
 }
 

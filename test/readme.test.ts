@@ -19,6 +19,7 @@ test("the configuration table lists every variable with its default", () => {
     assert.ok(new RegExp(`\\|\\s*\`${name}\`\\s*\\|\\s*\`${value}\`\\s*\\|`).test(readme), name);
   }
   assert.ok(/\|\s*`DATABASE_URL`\s*\|/.test(readme));
+  assert.ok(/\|\s*`VPB_BACKUP_DIR`\s*\|/.test(readme));
 });
 
 test("the error table lists every error code", () => {

@@ -25,6 +25,7 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_STATEMENT_TIMEOUT: flags.statementTimeout ?? env.VPB_STATEMENT_TIMEOUT,
     VPB_MIGRATION_LOCK_WAIT: env.VPB_MIGRATION_LOCK_WAIT,
     VPB_TOKEN_KEYS: env.VPB_TOKEN_KEYS,
+    VPB_BACKUP_DIR: env.VPB_BACKUP_DIR,
   };
   return parseConfig(settings, process.cwd());
 }

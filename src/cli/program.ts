@@ -1,4 +1,6 @@
 import { Command } from "commander";
+import { register as registerBackup } from "./commands/backup.ts";
+import { register as registerBackupVerify } from "./commands/backup-verify.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
 import { register as registerGenTypes } from "./commands/gen-types.ts";
 import { register as registerKeysGenerate } from "./commands/keys-generate.ts";
@@ -11,6 +13,7 @@ import { register as registerRepair } from "./commands/migrate-repair.ts";
 import { register as registerReset } from "./commands/migrate-reset.ts";
 import { register as registerStatus } from "./commands/migrate-status.ts";
 import { register as registerUp } from "./commands/migrate-up.ts";
+import { register as registerRestore } from "./commands/restore.ts";
 import { register as registerSeed } from "./commands/seed.ts";
 import { register as registerStart } from "./commands/start.ts";
 import { register as registerStorageServe } from "./commands/storage-serve.ts";
@@ -26,6 +29,8 @@ export function buildProgram(): Command {
   registerStart(program);
   registerDoctor(program);
   registerSeed(program);
+  registerBackupVerify(registerBackup(program));
+  registerRestore(program);
   const gen = program.command("gen").description("generate code from the schema");
   registerGenTypes(gen);
   const keys = program.command("keys").description("the keys that encrypt the stored OAuth tokens");

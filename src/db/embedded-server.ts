@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { VpbError } from "../errors.ts";
+import { archiveSettings, ownerWhenRoot, prepareArchiveDir } from "../ops/wal-archive.ts";
 import { currentProcess, isAlive, processStartedAt } from "./process-identity.ts";
 import {
   clearOwner,
@@ -28,6 +29,8 @@ export interface EmbeddedOptions {
   port: number;
   /** Extra `-c name=value` settings for the server (the test harness turns durability off). */
   settings?: Record<string, string>;
+  /** Archive WAL into this folder (created if missing), so base backups can be restored to any point. */
+  archiveDir?: string;
   /** Progress lines for a person watching ("initialising…"); never carries secrets. */
   onProgress?: (line: string) => void;
 }
@@ -343,6 +346,7 @@ async function openServer(
     listen_addresses: "127.0.0.1",
     // TCP only: a socket path under a deep folder can exceed the 107-byte limit of Unix sockets.
     unix_socket_directories: "",
+    ...(options.archiveDir ? archiveSettings(options.archiveDir) : {}),
     ...options.settings,
   };
   const serverOn = (port: number) =>
@@ -382,6 +386,7 @@ async function openServer(
       throw await failed(port, cause);
     }
   }
+  if (options.archiveDir) await prepareArchiveDir(options.archiveDir, await ownerWhenRoot(paths.pgData));
   // The port was free when probed, but another process may bind it before PostgreSQL does: then
   // PostgreSQL exits, and the next free port is tried.
   for (let attempt = 1; ; attempt++) {

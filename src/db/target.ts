@@ -2,6 +2,7 @@ import pg from "pg";
 import type { Config } from "../config.ts";
 import { redactUrl } from "../config.ts";
 import { VpbError } from "../errors.ts";
+import { backupPaths } from "../ops/backup-layout.ts";
 import { startEmbedded } from "./embedded-server.ts";
 
 export const MIN_SERVER_VERSION_NUM = 150000;
@@ -43,6 +44,8 @@ export async function openTarget(config: Config, onProgress?: (line: string) => 
   const server = await startEmbedded({
     dataDir: config.dataDir,
     port: config.port,
+    // Every commit since the last base backup stays recoverable (see `vpb-db backup`).
+    archiveDir: backupPaths(config.backupDir).wal,
     ...(onProgress ? { onProgress } : {}),
   });
   return {

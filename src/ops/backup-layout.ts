@@ -1,0 +1,66 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { VpbError } from "../errors.ts";
+
+/**
+ * The backup folder: `base/<id>/` holds one base backup (data files, backup_label, manifest.json),
+ * `wal/` the archived WAL segments. A base backup is written to `base/<id>.partial/` and renamed
+ * only once complete, so nothing half-done is ever taken for a backup.
+ */
+export function backupPaths(backupDir: string) {
+  return { base: path.join(backupDir, "base"), wal: path.join(backupDir, "wal") };
+}
+
+export interface ManifestFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  version: 1;
+  id: string;
+  /** PostgreSQL major of the server the files belong to: only its binaries can restore them. */
+  major: number;
+  timeline: number;
+  startLsn: string;
+  stopLsn: string;
+  /** First and last WAL segment recovery needs to reach a consistent state. */
+  startWal: string;
+  stopWal: string;
+  startedAt: string;
+  stoppedAt: string;
+  /** Folders to recreate, including those whose contents are skipped (pg_wal, pg_notify, ...). */
+  directories: string[];
+  files: ManifestFile[];
+}
+
+export const MANIFEST = "manifest.json";
+
+/** The complete base backups, oldest first (ids are UTC timestamps, so they sort by time). */
+export async function listBackups(backupDir: string): Promise<Manifest[]> {
+  const { base } = backupPaths(backupDir);
+  let names: string[];
+  try {
+    names = await fs.readdir(base);
+  } catch {
+    return [];
+  }
+  const manifests: Manifest[] = [];
+  for (const name of names.filter((n) => !n.endsWith(".partial")).sort()) {
+    try {
+      manifests.push(JSON.parse(await fs.readFile(path.join(base, name, MANIFEST), "utf8")) as Manifest);
+    } catch {
+      // No readable manifest: not a complete backup.
+    }
+  }
+  return manifests;
+}
+
+export function noBackup(backupDir: string, why: string): VpbError {
+  return new VpbError(
+    "BACKUP_NOT_FOUND",
+    `No base backup in ${backupDir} ${why}.`,
+    "Run `vpb-db backup` first, or point VPB_BACKUP_DIR at the folder that holds the backups.",
+  );
+}
