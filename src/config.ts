@@ -13,6 +13,7 @@ export interface Settings {
   VPB_STATEMENT_TIMEOUT?: string | undefined;
   VPB_MIGRATION_LOCK_WAIT?: string | undefined;
   VPB_TOKEN_KEYS?: string | undefined;
+  VPB_STORAGE_PORT?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -32,6 +33,8 @@ export interface Config {
   migrationLockWaitMs: number;
   /** Keys that encrypt the OAuth tokens; undefined when VPB_TOKEN_KEYS is unset. */
   tokenKeys: KeyRing | undefined;
+  /** Preferred port of the storage service `start` runs; 0 takes any free port. */
+  storagePort: number;
 }
 
 export const DEFAULTS = {
@@ -42,6 +45,7 @@ export const DEFAULTS = {
   VPB_LOCK_TIMEOUT: "10s",
   VPB_STATEMENT_TIMEOUT: "0",
   VPB_MIGRATION_LOCK_WAIT: "60s",
+  VPB_STORAGE_PORT: "54321",
 } as const;
 
 const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
@@ -85,6 +89,14 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     problems.push(`VPB_PG_PORT must be a port number from 1024 to 65535, got "${portText}"`);
   }
 
+  const storagePortText = pick("VPB_STORAGE_PORT");
+  const storagePort = Number(storagePortText);
+  if (!/^\d+$/.test(storagePortText) || storagePort > 65535 || (storagePort > 0 && storagePort < 1024)) {
+    problems.push(
+      `VPB_STORAGE_PORT must be 0 (any free port) or a port number from 1024 to 65535, got "${storagePortText}"`,
+    );
+  }
+
   const interval = (key: "VPB_LOCK_TIMEOUT" | "VPB_STATEMENT_TIMEOUT" | "VPB_MIGRATION_LOCK_WAIT") => {
     const text = pick(key);
     const ms = parseDuration(text);
@@ -121,6 +133,7 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     statementTimeout: `${statementTimeout.ms}ms`,
     migrationLockWaitMs: lockWait.ms,
     tokenKeys,
+    storagePort,
   };
 }
 

@@ -23,6 +23,7 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_STATEMENT_TIMEOUT: flags.statementTimeout ?? env.VPB_STATEMENT_TIMEOUT,
     VPB_MIGRATION_LOCK_WAIT: env.VPB_MIGRATION_LOCK_WAIT,
     VPB_TOKEN_KEYS: env.VPB_TOKEN_KEYS,
+    VPB_STORAGE_PORT: env.VPB_STORAGE_PORT,
   };
   return parseConfig(settings, process.cwd());
 }
