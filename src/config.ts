@@ -17,6 +17,7 @@ export interface Settings {
   VPB_MIGRATION_LOCK_WAIT?: string | undefined;
   VPB_TOKEN_KEYS?: string | undefined;
   VPB_BACKUP_DIR?: string | undefined;
+  VPB_STORAGE_PORT?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -42,6 +43,8 @@ export interface Config {
   tokenKeys: KeyRing | undefined;
   /** Base backups (`base/`) and archived WAL (`wal/`); may be on another disk. */
   backupDir: string;
+  /** Preferred port of the storage service `start` runs; 0 takes any free port. */
+  storagePort: number;
 }
 
 export const DEFAULTS = {
@@ -52,6 +55,7 @@ export const DEFAULTS = {
   VPB_LOCK_TIMEOUT: "10s",
   VPB_STATEMENT_TIMEOUT: "0",
   VPB_MIGRATION_LOCK_WAIT: "60s",
+  VPB_STORAGE_PORT: "54321",
 } as const;
 
 const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
@@ -93,6 +97,14 @@ export function parseConfig(settings: Settings, cwd: string): Config {
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port < 1024 || port > 65535) {
     problems.push(`VPB_PG_PORT must be a port number from 1024 to 65535, got "${portText}"`);
+  }
+
+  const storagePortText = pick("VPB_STORAGE_PORT");
+  const storagePort = Number(storagePortText);
+  if (!/^\d+$/.test(storagePortText) || storagePort > 65535 || (storagePort > 0 && storagePort < 1024)) {
+    problems.push(
+      `VPB_STORAGE_PORT must be 0 (any free port) or a port number from 1024 to 65535, got "${storagePortText}"`,
+    );
   }
 
   const interval = (key: "VPB_LOCK_TIMEOUT" | "VPB_STATEMENT_TIMEOUT" | "VPB_MIGRATION_LOCK_WAIT") => {
@@ -146,6 +158,7 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     backupDir: settings.VPB_BACKUP_DIR
       ? path.resolve(cwd, settings.VPB_BACKUP_DIR)
       : path.join(dataDir, "backups"),
+    storagePort,
   };
 }
 

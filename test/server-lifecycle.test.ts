@@ -6,9 +6,14 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { StorageClient } from "@supabase/storage-js";
+import { SignJWT } from "jose";
+import pg from "pg";
 import { isAlive } from "../src/db/process-identity.ts";
 import { runCli } from "./support/cli.ts";
 import { MAJOR, ROOT } from "./support/harness.ts";
+import { project, user } from "./support/rows.ts";
+import { oggOpus } from "./support/storage.ts";
 
 // The embedded server is PostgreSQL 17 whatever server the pass runs on: run these once.
 const once = { skip: MAJOR !== 17 ? "the embedded server is tested in the PostgreSQL 17 pass" : false };
@@ -17,7 +22,10 @@ const CLI = path.join(ROOT, "dist/src/cli/main.js");
 async function freshFolder(): Promise<{ dataDir: string; env: NodeJS.ProcessEnv }> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-life-"));
   const port = 23000 + Math.floor(Math.random() * 2000);
-  return { dataDir, env: { DATABASE_URL: "", VPB_DATA_DIR: dataDir, VPB_PG_PORT: String(port) } };
+  return {
+    dataDir,
+    env: { DATABASE_URL: "", VPB_DATA_DIR: dataDir, VPB_PG_PORT: String(port), VPB_STORAGE_PORT: "0" },
+  };
 }
 
 /** The postmaster's pid from the folder's postmaster.pid, if the file is there. */
@@ -85,6 +93,49 @@ test("a command that attaches to a running `start` ends without stopping its ser
   }
   const pid = await postmasterPid(dataDir);
   assert.ok(pid === undefined || !isAlive(pid), "`start` stopped its server on Ctrl-C");
+});
+
+test("`start` serves storage beside PostgreSQL, and SIGTERM stops both", once, async () => {
+  const { dataDir, env } = await freshFolder();
+  const serving = await startServing(process.execPath, [CLI, "start"], env);
+  let storageUrl: string | undefined;
+  try {
+    storageUrl = /storage ready: (\S+)/.exec(serving.output())?.[1];
+    assert.ok(storageUrl, serving.output());
+    const api = JSON.parse(await readFile(path.join(dataDir, "api.json"), "utf8"));
+    assert.equal(`${api.url}/storage/v1`, storageUrl);
+    const c = new pg.Client({
+      connectionString: (await readFile(path.join(dataDir, "database-url"), "utf8")).trim(),
+    });
+    await c.connect();
+    let owner: string;
+    let projectId: string;
+    try {
+      owner = (await user(c, { email: "start-storage@example.com" })).id;
+      projectId = (await project(c, owner)).id;
+    } finally {
+      await c.end();
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const session = await new SignJWT({ sub: owner, role: "authenticated" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(new TextEncoder().encode(api.jwtSecret));
+    const bucket = new StorageClient(storageUrl, {
+      apikey: api.anonKey,
+      Authorization: `Bearer ${session}`,
+    }).from("audio-recordings");
+    const name = `${owner}/${projectId}/${Date.now()}_started.ogg`;
+    assert.equal((await bucket.upload(name, new Blob([oggOpus("take")], { type: "audio/ogg" }))).error, null);
+    assert.equal((await (await bucket.download(name)).data?.text())?.slice(-4), "take");
+  } finally {
+    serving.child.kill("SIGTERM");
+  }
+  assert.equal(await serving.exited, 0, serving.output());
+  const pid = await postmasterPid(dataDir);
+  assert.ok(pid === undefined || !isAlive(pid), "`start` stopped PostgreSQL on SIGTERM");
+  await assert.rejects(fetch(`${storageUrl}/bucket`), "the storage service no longer answers");
 });
 
 test(

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import type pg from "pg";
 import { client, createDatabase } from "./support/harness.ts";
 import { insert, project, user } from "./support/rows.ts";
-import { jwt, objectRows, startStorage } from "./support/storage.ts";
+import { jwt, objectRows, startStorage, webmBytes } from "./support/storage.ts";
 
 const BUCKET = "audio-recordings";
 let c: pg.Client;
@@ -17,8 +17,7 @@ const pathOf = (who: string, file: string) => `${ids[who]}/${projectId}/${Date.n
 const bucketOf = (who: string) => svc.storage(tokens[who] as string).from(BUCKET);
 const webm = (bytes: Uint8Array<ArrayBuffer> | string) =>
   new Blob([bytes], { type: "audio/webm;codecs=opus" });
-const bytes = (n: number, seed = 1): Uint8Array<ArrayBuffer> =>
-  Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) % 256);
+const bytes = webmBytes;
 
 before(async () => {
   const db = await createDatabase();
@@ -111,7 +110,7 @@ describe("storage over HTTP with @supabase/storage-js", () => {
     const other = pathOf("owner", "other.webm");
     const body = bytes(300, 3);
     await bucketOf("owner").upload(name, webm(body));
-    await bucketOf("owner").upload(other, webm(bytes(10)));
+    await bucketOf("owner").upload(other, webm(bytes(40)));
     const signed = await bucketOf("viewer").createSignedUrl(name, 60);
     assert.equal(signed.error, null);
     const url = signed.data?.signedUrl as string;
@@ -176,19 +175,25 @@ describe("storage over HTTP with @supabase/storage-js", () => {
       const own = await bucketOf(who).upload(pathOf(who, "mine.webm"), webm(bytes(100)));
       assert.equal(own.error?.statusCode, "403", `${who} in a project it may not edit`);
     }
-    const anon = await svc.storage(svc.anonKey).from(BUCKET).upload(pathOf("owner", "anon.webm"), webm("x"));
+    const anon = await svc
+      .storage(svc.anonKey)
+      .from(BUCKET)
+      .upload(pathOf("owner", "anon.webm"), webm(bytes(40)));
     assert.equal(anon.error?.statusCode, "403");
     const noToken = await fetch(`${svc.base}/object/${BUCKET}/${pathOf("owner", "x.webm")}`, {
       method: "POST",
     });
     assert.equal(((await noToken.json()) as { code: string }).code, "InvalidJWT");
     const role = await jwt({ sub: ids.owner, role: "postgres" });
-    const asPostgres = await svc.storage(role).from(BUCKET).upload(pathOf("owner", "pg.webm"), webm("x"));
+    const asPostgres = await svc
+      .storage(role)
+      .from(BUCKET)
+      .upload(pathOf("owner", "pg.webm"), webm(bytes(40)));
     assert.equal(asPostgres.error?.message, "The JWT's role is not an API role");
     assert.deepEqual(await snapshot(), before);
 
     const name = pathOf("owner", "private.webm");
-    await bucketOf("owner").upload(name, webm(bytes(10)));
+    await bucketOf("owner").upload(name, webm(bytes(40)));
     const read = await bucketOf("stranger").download(name);
     assert.equal((read.error as { status?: number } | null)?.status, 400);
     assert.equal((await bucketOf("stranger").exists(name)).data, false);
@@ -229,6 +234,58 @@ describe("storage over HTTP with @supabase/storage-js", () => {
     assert.deepEqual(after.files.tmp, []);
   });
 
+  test("content is judged by its bytes: MP3 bytes sent as WebM, text named .mp3 or an executable named .webm are 415 and change nothing", async () => {
+    const before = await snapshot();
+    const mp3 = Uint8Array.from([
+      0x49,
+      0x44,
+      0x33,
+      3,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0xff,
+      0xfb,
+      0x90,
+      0x64,
+      ...new Array(400).fill(0),
+    ]);
+    const cases = [
+      { name: "take.webm", body: new Blob([mp3], { type: "audio/webm;codecs=opus" }) },
+      { name: "notes.mp3", body: new Blob(["just some text, no audio"], { type: "audio/mpeg" }) },
+      { name: "tool.webm", body: new Blob(["MZ", bytes(5000)], { type: "audio/webm" }) },
+      // Past the first 4100 bytes the content is not looked at again, but the head decides.
+      { name: "long.mp3", body: new Blob([bytes(9000)], { type: "audio/mpeg" }) },
+    ];
+    for (const { name, body } of cases) {
+      const r = await bucketOf("owner").upload(pathOf("owner", name), body);
+      assert.equal(r.error?.statusCode, "415", name);
+      assert.match(r.error?.message ?? "", /content is not audio\//, name);
+    }
+    // A raw body (no multipart), streamed without Content-Length, is judged the same way.
+    const streamed = await bucketOf("owner").upload(
+      pathOf("owner", "stream.webm"),
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(mp3);
+          controller.close();
+        },
+      }),
+      { contentType: "audio/webm" },
+    );
+    assert.equal(streamed.error?.statusCode, "415");
+    assert.deepEqual(await snapshot(), before);
+    // The same MP3 bytes under their own type are fine.
+    assert.equal(
+      (await bucketOf("owner").upload(pathOf("owner", "real.mp3"), new Blob([mp3], { type: "audio/mpeg" })))
+        .error,
+      null,
+    );
+  });
+
   test("bad names are refused and change nothing; non-ASCII names round-trip", async () => {
     const before = await snapshot();
     for (const bad of [
@@ -245,7 +302,7 @@ describe("storage over HTTP with @supabase/storage-js", () => {
     }
     assert.deepEqual(await snapshot(), before);
     const name = pathOf("owner", "Übung 日本語 ñ.webm");
-    const up = await bucketOf("owner").upload(name, webm(bytes(20)));
+    const up = await bucketOf("owner").upload(name, webm(bytes(60)));
     assert.equal(up.error, null);
     assert.ok((await objectRows(c)).some((r) => r.name === name));
     const down = await bucketOf("viewer").download(name);
@@ -258,28 +315,28 @@ describe("storage over HTTP with @supabase/storage-js", () => {
 
   test("upsert and update replace the bytes; the old version's file is removed", async () => {
     const name = pathOf("owner", "again.webm");
-    await bucketOf("owner").upload(name, webm(bytes(10, 1)));
-    const dup = await bucketOf("owner").upload(name, webm(bytes(10, 2)));
+    await bucketOf("owner").upload(name, webm(bytes(40, 1)));
+    const dup = await bucketOf("owner").upload(name, webm(bytes(40, 2)));
     assert.equal(dup.error?.statusCode, "409");
     const first = (await objectRows(c)).find((r) => r.name === name)?.version;
-    assert.equal((await bucketOf("owner").upload(name, webm(bytes(12, 3)), { upsert: true })).error, null);
-    assert.equal((await bucketOf("owner").update(name, webm(bytes(14, 4)))).error, null);
+    assert.equal((await bucketOf("owner").upload(name, webm(bytes(42, 3)), { upsert: true })).error, null);
+    assert.equal((await bucketOf("owner").update(name, webm(bytes(44, 4)))).error, null);
     const last = (await objectRows(c)).find((r) => r.name === name)?.version;
     assert.notEqual(first, last);
     const files = (await svc.files()).objects;
     assert.ok(!files.includes(`${BUCKET}/${first}`));
     assert.ok(files.includes(`${BUCKET}/${last}`));
     const down = await bucketOf("owner").download(name);
-    assert.deepEqual(new Uint8Array(await (down.data as Blob).arrayBuffer()), bytes(14, 4));
+    assert.deepEqual(new Uint8Array(await (down.data as Blob).arrayBuffer()), bytes(44, 4));
     // The editor may not replace the owner's object (005: only its uploader): as on Supabase, a row
     // the update policy hides is "not found".
-    assert.equal((await bucketOf("editor").update(name, webm("x"))).error?.statusCode, "404");
+    assert.equal((await bucketOf("editor").update(name, webm(bytes(40)))).error?.statusCode, "404");
     assert.deepEqual(
       new Uint8Array(await ((await bucketOf("owner").download(name)).data as Blob).arrayBuffer()),
-      bytes(14, 4),
+      bytes(44, 4),
     );
     assert.equal(
-      (await bucketOf("owner").update(pathOf("owner", "never.webm"), webm("x"))).error?.statusCode,
+      (await bucketOf("owner").update(pathOf("owner", "never.webm"), webm(bytes(40)))).error?.statusCode,
       "404",
     );
   });
@@ -363,7 +420,7 @@ describe("storage over HTTP with @supabase/storage-js", () => {
     const other = await anon.uploadToSignedUrl(
       pathOf("editor", "elsewhere.webm"),
       signed.data?.token as string,
-      webm("x"),
+      webm(bytes(40)),
     );
     assert.equal(other.error?.statusCode, "400");
     const up = await anon.uploadToSignedUrl(name, signed.data?.token as string, webm(bytes(40)));

@@ -26,6 +26,7 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_MIGRATION_LOCK_WAIT: env.VPB_MIGRATION_LOCK_WAIT,
     VPB_TOKEN_KEYS: env.VPB_TOKEN_KEYS,
     VPB_BACKUP_DIR: env.VPB_BACKUP_DIR,
+    VPB_STORAGE_PORT: env.VPB_STORAGE_PORT,
   };
   return parseConfig(settings, process.cwd());
 }

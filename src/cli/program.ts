@@ -17,6 +17,7 @@ import { register as registerRestore } from "./commands/restore.ts";
 import { register as registerSeed } from "./commands/seed.ts";
 import { register as registerStart } from "./commands/start.ts";
 import { register as registerStorageServe } from "./commands/storage-serve.ts";
+import { register as registerStorageSweep } from "./commands/storage-sweep.ts";
 
 /** Exit codes: 0 success, 1 error, 2 usage; `migrate status` adds 3 (pending) and 4 (drift). */
 export function buildProgram(): Command {
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerKeysRotate(keys);
   const storage = program.command("storage").description("the storage service (Supabase Storage's API)");
   registerStorageServe(storage);
+  registerStorageSweep(storage);
   const migrate = program
     .command("migrate")
     .description("apply, roll back and inspect the numbered migrations");

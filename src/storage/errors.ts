@@ -40,6 +40,12 @@ export const storageErrors = {
     new StorageHttpError(413, "EntityTooLarge", "The object exceeded the maximum allowed size"),
   invalidMimeType: (mime: string) =>
     new StorageHttpError(415, "InvalidMimeType", `mime type ${mime} is not supported`),
+  contentMismatch: (mime: string) =>
+    new StorageHttpError(
+      415,
+      "InvalidMimeType",
+      `the file's content is not ${mime}: send the recording's own bytes with its real type`,
+    ),
   invalidKey: (reason: string) => new StorageHttpError(400, "InvalidKey", `Invalid key: ${reason}`),
   invalidRequest: (message: string) => new StorageHttpError(400, "InvalidRequest", message),
   invalidSignature: (message = "Invalid signature") => new StorageHttpError(400, "InvalidSignature", message),

@@ -5,6 +5,11 @@ import { type ApiConfig, ensureApiConfig } from "./api-config.ts";
 import { DiskDriver } from "./drivers/disk.ts";
 import { createStorageServer, STORAGE_PREFIX } from "./server.ts";
 
+/** Where the disk driver keeps the files: `storage/` in the data folder. */
+export function storageRoot(dataDir: string): string {
+  return path.join(dataDir, "storage");
+}
+
 export interface ServeOptions {
   /** The database (the embedded server's URL or DATABASE_URL). */
   databaseUrl: string;
@@ -36,7 +41,7 @@ export async function serveStorage(options: ServeOptions): Promise<RunningStorag
     app = await createStorageServer({
       runner,
       jwtSecret: provisional.jwtSecret,
-      driver: new DiskDriver(path.join(options.dataDir, "storage")),
+      driver: new DiskDriver(storageRoot(options.dataDir)),
       onServerError: (e) => options.onServerError?.(`${e.code}: ${e.message}`),
     });
     await app.listen({ host: options.host, port: options.port });

@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type Actor, inTransaction, type Runner, type Tx } from "../sdk/db.ts";
 import { actorFromHeaders, jwtKey } from "./auth.ts";
+import { contentCheck } from "./content-sniff.ts";
 import type { StorageDriver } from "./drivers/driver.ts";
 import { StorageHttpError, storageErrors } from "./errors.ts";
 import * as objects from "./objects.ts";
@@ -122,7 +123,17 @@ export class StorageService {
     });
 
     const key = `${bucket.id}/${version}`;
-    const stored = await this.driver.put(key, input.body, { maxBytes: limit, contentType: mime });
+    // Judged by the bytes too, unless the bucket takes any type: the header is only the client's word.
+    let body = input.body;
+    if (bucket.allowed_mime_types?.length) {
+      const checked = contentCheck(mime);
+      input.body.once("error", (e) => checked.destroy(e));
+      // The bytes start flowing before the driver's pipeline is attached (it first opens its temporary
+      // file): a refusal in that moment stays on the stream (`errored`) for the pipeline to report.
+      checked.on("error", () => {});
+      body = input.body.pipe(checked);
+    }
+    const stored = await this.driver.put(key, body, { maxBytes: limit, contentType: mime });
     let result: { id: string; old: string | null };
     try {
       result = await this.tx(actor, "storage upload", (tx) =>

@@ -21,6 +21,28 @@ export async function jwt(claims: Record<string, unknown>, expiresIn = 3600): Pr
     .sign(key);
 }
 
+/** The start of a WebM file as MediaRecorder writes it (EBML header, DocType "webm"): what file-type reads. */
+export const WEBM_HEADER = Uint8Array.from([
+  0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81, 0x01, 0x42, 0xf7, 0x81, 0x01, 0x42, 0xf2, 0x81, 0x04, 0x42,
+  0xf3, 0x81, 0x08, 0x42, 0x82, 0x84, 0x77, 0x65, 0x62, 0x6d, 0x42, 0x87, 0x81, 0x04, 0x42, 0x85, 0x81, 0x02,
+]);
+
+/** `n` bytes of a WebM-looking file: the header, then bytes that vary with `seed`. */
+export function webmBytes(n: number, seed = 1): Uint8Array<ArrayBuffer> {
+  if (n < WEBM_HEADER.length) throw new Error(`a WebM sample needs at least ${WEBM_HEADER.length} bytes`);
+  const out = Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) % 256);
+  out.set(WEBM_HEADER);
+  return out;
+}
+
+/** The first page of an Ogg Opus file as far as file-type reads it, then `text`. */
+export function oggOpus(text = ""): Uint8Array<ArrayBuffer> {
+  const head = Buffer.alloc(64);
+  head.write("OggS", 0, "latin1");
+  head.write("OpusHead", 28, "latin1");
+  return new Uint8Array(Buffer.concat([head, Buffer.from(text)]));
+}
+
 /** The storage service on a loopback port, over a disk folder of its own. */
 export async function startStorage(url: string, options: { signedUrlMaxExpiresIn?: number } = {}) {
   const root = await mkdtemp(path.join(os.tmpdir(), "vpb-storage-"));

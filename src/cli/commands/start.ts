@@ -5,6 +5,7 @@ import { tail } from "../../db/embedded-server.ts";
 import { openTarget, type Target } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
 import { migrateUp } from "../../migrations/migrator.ts";
+import { type RunningStorage, serveStorage } from "../../storage/serve.ts";
 import { closeOnSignal, loadConfig, migratorOptions, progressLine } from "../context.ts";
 import { formatRun } from "../report.ts";
 
@@ -51,8 +52,22 @@ export function register(program: Command): void {
         await target.close();
         return;
       }
+      let storage: RunningStorage;
+      try {
+        storage = await startStorage(config.storagePort, target.url, config.dataDir);
+      } catch (e) {
+        await target.close();
+        throw e;
+      }
+      process.stdout.write(
+        `storage ready: ${storage.storageUrl}\n` +
+          `anon key: ${storage.api.anonKey}\n` +
+          `service key and JWT secret: ${path.relative(process.cwd(), path.join(config.dataDir, "api.json"))}\n`,
+      );
       process.stdout.write("Press Ctrl-C to stop.\n");
       const ended = await watch(target);
+      // The storage service goes first: its requests in flight finish while the database still answers.
+      await storage.close();
       if (ended.kind === "server-stopped") {
         await target.close();
         throw new VpbError(
@@ -61,10 +76,29 @@ export function register(program: Command): void {
           "Read the log above, then run `npm start` again.",
         );
       }
-      progressLine(`${ended.kind === "signal" ? ended.signal : "parent process gone"}: stopping PostgreSQL…`);
+      progressLine(
+        `${ended.kind === "signal" ? ended.signal : "parent process gone"}: stopped the storage service, stopping PostgreSQL…`,
+      );
       await target.close();
       progressLine("stopped.");
     });
+}
+
+/** The storage service on its preferred port, or any free one when that is taken (printed either way). */
+async function startStorage(port: number, databaseUrl: string, dataDir: string): Promise<RunningStorage> {
+  const options = {
+    databaseUrl,
+    dataDir,
+    host: "127.0.0.1",
+    onServerError: (m: string) => progressLine(`storage: ${m}`),
+  };
+  try {
+    return await serveStorage({ ...options, port });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || port === 0) throw e;
+    progressLine(`storage: port ${port} is busy, taking a free one`);
+    return await serveStorage({ ...options, port: 0 });
+  }
 }
 
 type Ending =

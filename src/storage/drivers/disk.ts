@@ -1,11 +1,18 @@
 import { createHash, randomUUID } from "node:crypto";
 import { constants, createReadStream, createWriteStream } from "node:fs";
-import { copyFile, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { copyFile, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { storageErrors } from "../errors.ts";
-import { type ByteRange, checkKey, type PutOptions, type PutResult, type StorageDriver } from "./driver.ts";
+import {
+  type ByteRange,
+  checkKey,
+  isKey,
+  type PutOptions,
+  type PutResult,
+  type StorageDriver,
+} from "./driver.ts";
 
 /**
  * Objects as files under one folder: `objects/{bucket}/{version}`, written to `tmp/` first, fsynced,
@@ -40,7 +47,10 @@ export class DiskDriver implements StorageDriver {
       },
     });
     return this.viaTemp(target, async (tmp) => {
-      await pipeline(body, count, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+      // Opened before the bytes flow: a stream opening lazily could create the file after a refusal
+      // had already failed the pipeline and removed the path, leaving a stray temporary file.
+      const handle = await open(tmp, "wx", 0o600);
+      await pipeline(body, count, createWriteStream("", { fd: handle }));
       return { size, md5: md5.digest("hex") };
     });
   }
@@ -74,6 +84,30 @@ export class DiskDriver implements StorageDriver {
     await this.viaTemp(this.file(toKey), (tmp) => copyFile(source, tmp, constants.COPYFILE_EXCL));
   }
 
+  async *list(): AsyncIterable<{ key: string; modified: Date }> {
+    for (const bucket of await readdir(this.objectsDir).catch(emptyIfMissing)) {
+      for (const version of await readdir(path.join(this.objectsDir, bucket)).catch(emptyIfMissing)) {
+        const key = `${bucket}/${version}`;
+        if (!isKey(key)) continue; // not ours: never touched
+        const info = await stat(path.join(this.objectsDir, bucket, version)).catch(() => undefined);
+        if (info?.isFile()) yield { key, modified: info.mtime };
+      }
+    }
+  }
+
+  async removeStaleTemp(before: Date): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.tmpDir).catch(emptyIfMissing)) {
+      if (!name.endsWith(".part")) continue;
+      const file = path.join(this.tmpDir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (!info || info.mtime >= before) continue; // an upload still in flight
+      await unlink(file).catch(ignoreMissing);
+      removed++;
+    }
+    return removed;
+  }
+
   /** Writes through a fresh temporary file, fsyncs it, renames it to `target`, fsyncs the folder. */
   private async viaTemp<T>(target: string, write: (tmp: string) => Promise<T>): Promise<T> {
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
@@ -99,6 +133,11 @@ async function fsync(file: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+function emptyIfMissing(e: NodeJS.ErrnoException): string[] {
+  if (e.code === "ENOENT") return [];
+  throw e;
 }
 
 function ignoreMissing(e: NodeJS.ErrnoException): void {

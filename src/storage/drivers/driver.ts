@@ -31,9 +31,17 @@ export interface StorageDriver {
   /** Removes the objects; a key already gone is not an error. */
   delete(keys: readonly string[]): Promise<void>;
   copy(fromKey: string, toKey: string): Promise<void>;
+  /** Every stored object's key and when it was written: what the sweeper compares with the rows. */
+  list(): AsyncIterable<{ key: string; modified: Date }>;
+  /** Removes temporary uploads last written before `before` (left by a crash); returns how many. */
+  removeStaleTemp(before: Date): Promise<number>;
 }
 
 const KEY = /^[A-Za-z0-9_.-]{1,100}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function isKey(key: string): boolean {
+  return KEY.test(key);
+}
 
 /** Refuses any key that is not `{bucket}/{uuid}`: a driver never sees a path made of user input. */
 export function checkKey(key: string): string {

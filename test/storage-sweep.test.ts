@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SignJWT } from "jose";
+import { createRunner } from "../src/sdk/db.ts";
+import { sweepStorage } from "../src/storage/sweep.ts";
+import { runCli } from "./support/cli.ts";
+import { client, createDatabase, ROOT } from "./support/harness.ts";
+import { project, user } from "./support/rows.ts";
+import { jwt, objectRows, startStorage, webmBytes } from "./support/storage.ts";
+
+const BUCKET = "audio-recordings";
+
+test("sweep removes a deleted project's files, files without a row, rows without a file and stale temporary files", async (t) => {
+  const db = await createDatabase();
+  const c = await client(db.url);
+  const svc = await startStorage(db.url);
+  const runner = createRunner({ connectionString: db.url, max: 2, applicationName: "sweep test" });
+  t.after(async () => {
+    await runner.pool.end();
+    await svc.close();
+  });
+  const owner = (await user(c, { email: `sweep-${randomUUID()}@example.com` })).id;
+  const gone = (await project(c, owner)).id;
+  const kept = (await project(c, owner)).id;
+  const bucket = svc.storage(await jwt({ sub: owner, role: "authenticated" })).from(BUCKET);
+  const audio = new Blob([webmBytes(100)], { type: "audio/webm" });
+  assert.equal((await bucket.upload(`${owner}/${gone}/${Date.now()}_a.webm`, audio)).error, null);
+  const keptName = `${owner}/${kept}/${Date.now()}_b.webm`;
+  assert.equal((await bucket.upload(keptName, audio)).error, null);
+  const keptVersion = (await objectRows(c)).find((r) => r.name.includes(kept))?.version;
+  const keptFile = `${BUCKET}/${keptVersion}`;
+  // A crash's leftovers: a temporary file, a file no row names, a row whose file is gone.
+  await mkdir(svc.driver.tmpDir, { recursive: true });
+  await writeFile(path.join(svc.driver.tmpDir, `${randomUUID()}.part`), "half an upload");
+  await writeFile(path.join(svc.driver.objectsDir, BUCKET, randomUUID()), "no row");
+  await c.query("insert into storage.objects (bucket_id, name, owner, version) values ($1, $2, $3, $4)", [
+    BUCKET,
+    `${owner}/${kept}/${Date.now()}_lost.webm`,
+    owner,
+    randomUUID(),
+  ]);
+  await c.query("delete from projects where id = $1", [gone]);
+  assert.equal(
+    (await c.query("select count(*)::int as n from private.storage_deletions")).rows[0].n,
+    1,
+    "009 queued the deleted project's file",
+  );
+  await sleep(20);
+
+  // Within the grace period nothing is touched: it may be an upload in flight.
+  const early = await sweepStorage(runner, svc.driver, { graceMs: 3_600_000 });
+  assert.deepEqual(early, { queued: 0, orphanFiles: 0, orphanRows: 0, tempFiles: 0 });
+  assert.equal((await svc.files()).objects.length, 3);
+
+  const report = await sweepStorage(runner, svc.driver, { graceMs: 0 });
+  assert.deepEqual(report, { queued: 1, orphanFiles: 2, orphanRows: 1, tempFiles: 1 });
+  assert.deepEqual(await svc.files(), { objects: [keptFile], tmp: [] });
+  assert.deepEqual(
+    (await objectRows(c)).map((r) => r.name),
+    [keptName],
+  );
+  assert.equal((await c.query("select count(*)::int as n from private.storage_deletions")).rows[0].n, 0);
+  assert.deepEqual(await sweepStorage(runner, svc.driver, { graceMs: 0 }), {
+    queued: 0,
+    orphanFiles: 0,
+    orphanRows: 0,
+    tempFiles: 0,
+  });
+  assert.deepEqual(svc.serverErrors, []);
+});
+
+test("kill -9 of the storage server mid-upload, then `storage sweep`: no temporary file, no row, no file", async () => {
+  const db = await createDatabase();
+  const c = await client(db.url);
+  const owner = (await user(c, { email: `crash-${randomUUID()}@example.com` })).id;
+  const projectId = (await project(c, owner)).id;
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-crash-"));
+  const env = { DATABASE_URL: db.url, VPB_DATA_DIR: dataDir };
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, "dist/src/cli/main.js"), "storage", "serve", "--port", "0"],
+    { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const exited = new Promise<unknown>((resolve) => child.once("close", resolve));
+  let out = "";
+  child.stderr.on("data", (d: Buffer) => {
+    out += d;
+  });
+  const storageUrl = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d;
+      const m = /storage ready: (\S+)/.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    void exited.then(() => reject(new Error(`serve exited early:\n${out}`)));
+  });
+  const tmpDir = path.join(dataDir, "storage", "tmp");
+  let upload: Promise<unknown> | undefined;
+  try {
+    const api = JSON.parse(await readFile(path.join(dataDir, "api.json"), "utf8"));
+    const now = Math.floor(Date.now() / 1000);
+    const session = await new SignJWT({ sub: owner, role: "authenticated" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(new TextEncoder().encode(api.jwtSecret));
+    // A slow body: its first 20 kB, then nothing more until the server is killed.
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(webmBytes(20_000));
+      },
+    });
+    upload = fetch(`${storageUrl}/object/${BUCKET}/${owner}/${projectId}/${Date.now()}_crash.webm`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${session}`, apikey: api.anonKey, "content-type": "audio/webm" },
+      body,
+      duplex: "half",
+    } as RequestInit).catch((e: unknown) => e);
+    for (const end = Date.now() + 20_000; ; await sleep(50)) {
+      if ((await readdir(tmpDir).catch(() => [])).length > 0) break;
+      assert.ok(Date.now() < end, `no temporary file appeared:\n${out}`);
+    }
+  } finally {
+    child.kill("SIGKILL");
+  }
+  await exited;
+  assert.ok((await upload) instanceof Error, "the upload failed with the server");
+  assert.equal((await readdir(tmpDir)).length, 1, "the crash left its temporary file");
+  assert.deepEqual(await objectRows(c), [], "and no row");
+  await sleep(20);
+  const swept = await runCli(["storage", "sweep", "--grace", "0", "--json"], env);
+  assert.equal(swept.code, 0, swept.stderr);
+  assert.deepEqual(JSON.parse(swept.stdout), { queued: 0, orphanFiles: 0, orphanRows: 0, tempFiles: 1 });
+  assert.deepEqual(await readdir(tmpDir), []);
+  assert.deepEqual(await readdir(path.join(dataDir, "storage", "objects")).catch(() => []), []);
+  assert.deepEqual(await objectRows(c), []);
+});
