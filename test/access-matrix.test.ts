@@ -227,7 +227,7 @@ async function attemptStorage(bucket: string, op: string, actorId: string): Prom
     }
     const sql =
       op === "update"
-        ? "update storage.objects set metadata = '{\"size\": 1}' where id = $1"
+        ? "update storage.objects set user_metadata = '{\"k\": 1}' where id = $1"
         : "delete from storage.objects where id = $1";
     return (await c.query(sql, [target])).rowCount === 1;
   } catch (e) {

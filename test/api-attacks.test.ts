@@ -3,15 +3,18 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import type pg from "pg";
+import { createDb } from "../src/sdk/index.ts";
 import { asActor, becomeActor } from "./support/actors.ts";
 import { client, createDatabase } from "./support/harness.ts";
 import { audioPath, component, insert, project, user } from "./support/rows.ts";
 
 let c: pg.Client;
 let d: pg.Client;
+let url: string;
 
 before(async () => {
   const db = await createDatabase();
+  url = db.url;
   c = await client(db.url);
   d = await client(db.url);
 });
@@ -445,4 +448,168 @@ test("near-miss: non-ASCII look-alike addresses are refused for accounts and inv
     [p.id, "bob@gma\u0130l.com", owner.id],
   );
   assert.equal(e.code, "23514", e.message);
+});
+
+/**
+ * Begins a request's transaction as PostgREST 11.1+ does: claims, SET LOCAL ROLE, then the role's own
+ * settings (ALTER ROLE ... SET, read from pg_db_role_setting) applied with set_config(..., true), since
+ * a role's settings otherwise apply only to sessions that log in as it.
+ */
+async function beginAsPostgrest(role: "anon" | "authenticated", userId: string | undefined) {
+  const { rows } = await c.query<{ name: string; value: string }>(
+    `select split_part(setting, '=', 1) as name, substr(setting, strpos(setting, '=') + 1) as value
+       from pg_db_role_setting s join pg_roles r on r.oid = s.setrole, unnest(s.setconfig) setting
+      where r.rolname = $1 and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))`,
+    [role],
+  );
+  await c.query("begin");
+  await becomeActor(c, role === "anon" ? "anon" : "stranger", userId);
+  for (const r of rows) await c.query("select set_config($1, $2, true)", [r.name, r.value]);
+}
+
+test("attack 10: anon and authenticated statements are cancelled after Supabase's 3 s and 8 s", async () => {
+  const settings = await c.query(
+    `select r.rolname, setting from pg_db_role_setting s join pg_roles r on r.oid = s.setrole,
+            unnest(s.setconfig) setting
+      where s.setdatabase = 0 and r.rolname in ('anon', 'authenticated') and setting like 'statement_timeout=%'
+      order by 1`,
+  );
+  assert.deepEqual(settings.rows, [
+    { rolname: "anon", setting: "statement_timeout=3s" },
+    { rolname: "authenticated", setting: "statement_timeout=8s" },
+  ]);
+  const me = await user(c);
+  for (const [role, limitMs] of [
+    ["anon", 3000],
+    ["authenticated", 8000],
+  ] as const) {
+    await beginAsPostgrest(role, role === "anon" ? undefined : me.id);
+    const started = Date.now();
+    try {
+      await assert.rejects(c.query(`select pg_sleep(${limitMs / 1000 + 1.5})`), { code: "57014" });
+    } finally {
+      await c.query("rollback");
+    }
+    const took = Date.now() - started;
+    assert.ok(took >= limitMs - 100 && took < limitMs + 1400, `${role}: cancelled after ${took} ms`);
+  }
+});
+
+test("near-miss: API roles cannot truncate storage tables and hold only select, insert, update, delete on them", async () => {
+  const me = await user(c);
+  for (const table of ["storage.objects", "storage.buckets"]) {
+    const e = await attack(me.id, `truncate ${table}`);
+    assert.equal(e.code, "42501", e.message);
+    await c.query("begin");
+    try {
+      await becomeActor(c, "anon", undefined);
+      await assert.rejects(c.query(`truncate ${table}`), { code: "42501" });
+    } finally {
+      await c.query("rollback");
+    }
+  }
+  const held = await c.query(
+    `select r.rolname, t.relname, a.privilege_type
+       from pg_class t, aclexplode(t.relacl) a join pg_roles r on r.oid = a.grantee
+      where t.oid in ('storage.objects'::regclass, 'storage.buckets'::regclass)
+        and r.rolname in ('anon', 'authenticated')
+      order by 1, 2, 3`,
+  );
+  for (const row of held.rows)
+    assert.match(row.privilege_type, /^(SELECT|INSERT|UPDATE|DELETE)$/, JSON.stringify(row));
+  assert.equal(held.rowCount, 16);
+});
+
+test("near-miss: a storage object's owner, owner_id and metadata cannot be forged by its uploader", async () => {
+  const me = await user(c);
+  const victim = await user(c);
+  const p = await project(c, me.id);
+  const forged = await attack(
+    me.id,
+    "insert into storage.objects (bucket_id, name, owner, owner_id) values ('audio-recordings', $1, $2::uuid, $2::text)",
+    [audioPath(me.id, p.id, "a.webm"), victim.id],
+  );
+  assert.equal(forged.code, "42501", forged.message);
+  const forgedId = await attack(
+    me.id,
+    "insert into storage.objects (bucket_id, name, owner_id) values ('audio-recordings', $1, $2)",
+    [audioPath(me.id, p.id, "b.webm"), victim.id],
+  );
+  assert.equal(forgedId.code, "42501", forgedId.message);
+
+  // Written without an owner, the row is the uploader's.
+  const mine = audioPath(me.id, p.id, "c.webm");
+  await asActor(c, "owner", me.id, async () => {
+    await c.query(
+      `insert into storage.objects (bucket_id, name, version, metadata)
+       values ('audio-recordings', $1, 'v1', '{"size": 10}')`,
+      [mine],
+    );
+    await c.query("commit");
+  });
+  const row = await c.query("select owner::text, owner_id from storage.objects where name = $1", [mine]);
+  assert.deepEqual(row.rows[0], { owner: me.id, owner_id: me.id });
+
+  const e1 = await attack(me.id, "update storage.objects set owner = $2 where name = $1", [mine, victim.id]);
+  assert.equal(e1.code, "42501", e1.message);
+  const e2 = await attack(me.id, "update storage.objects set owner_id = $2 where name = $1", [
+    mine,
+    victim.id,
+  ]);
+  assert.equal(e2.code, "42501", e2.message);
+  const e3 = await attack(me.id, `update storage.objects set metadata = '{"size": 1}' where name = $1`, [
+    mine,
+  ]);
+  assert.equal(e3.code, "42501", e3.message);
+  // A new version (an upload) brings its own metadata; user_metadata stays the user's.
+  await asActor(c, "owner", me.id, async () => {
+    await c.query(
+      `update storage.objects set version = 'v2', metadata = '{"size": 20}', user_metadata = '{"k": 1}'
+        where name = $1`,
+      [mine],
+    );
+    await c.query("commit");
+  });
+  const after = await c.query("select owner::text, version, metadata from storage.objects where name = $1", [
+    mine,
+  ]);
+  assert.deepEqual(after.rows[0], { owner: me.id, version: "v2", metadata: { size: 20 } });
+});
+
+test("near-miss (SDK): session settings made by app SQL in a service transaction reach no later user", async () => {
+  const victim = await user(c);
+  await project(c, victim.id, { name: "Victim's" });
+  const users = [await user(c), await user(c), await user(c)];
+  const own = new Map<string, string>();
+  for (const u of users) own.set(u.id, (await project(c, u.id)).id);
+  // One connection: every later call gets the one the app's SQL ran on.
+  const db = createDb({ connectionString: url, max: 1 });
+  try {
+    await db.asService().transaction(async (tx) => {
+      await tx.query(`set request.jwt.claim.sub = '${victim.id}'`);
+      await tx.query("set application_name = 'leaked'");
+      await tx.query("set role authenticated");
+    });
+    const calls = Array.from({ length: 12 }, (_, i) => users[i % users.length] as (typeof users)[number]);
+    const pages = await Promise.all(calls.map((u) => db.asUser(u.id).projects.list()));
+    pages.forEach((page, i) => {
+      const u = calls[i] as (typeof users)[number];
+      assert.deepEqual(
+        page.items.map((x) => x.id),
+        [own.get(u.id)],
+        `user ${i} sees only their own projects`,
+      );
+    });
+    const left = await db.asService().transaction(async (tx) => {
+      const r = await tx.query(
+        "select auth.uid() as uid, current_setting('request.jwt.claim.sub', true) as sub, current_setting('application_name') as app",
+      );
+      return r.rows[0];
+    });
+    assert.equal(left.uid, null);
+    assert.notEqual(left.app, "leaked");
+    assert.ok(!left.sub, `legacy claim left: ${left.sub}`);
+  } finally {
+    await db.close();
+  }
 });

@@ -146,6 +146,26 @@ test("a database bootstrapped before the delete protection gets it on the next r
   assert.equal((await refusal(c, "delete from storage.objects where false")).code, "42501");
 });
 
+test("a database bootstrapped with ALL for the API roles on storage (TRUNCATE, TRIGGER, REFERENCES, MAINTAIN) keeps only what RLS governs", async () => {
+  const db = await createDatabase("empty");
+  const c = await client(db.url);
+  await applyBootstrap(c);
+  // What the bootstrap granted before: ALL.
+  await c.query("grant all on storage.buckets, storage.objects to anon, authenticated");
+  assert.deepEqual(await applyBootstrap(c), {
+    kind: "applied",
+    missing: ["storage grants of the API roles limited to select, insert, update, delete"],
+  });
+  const left = await c.query(
+    `select r.rolname, t.relname, a.privilege_type
+       from pg_class t, aclexplode(t.relacl) a join pg_roles r on r.oid = a.grantee
+      where t.oid in ('storage.objects'::regclass, 'storage.buckets'::regclass)
+        and r.rolname in ('anon', 'authenticated') and a.privilege_type not in ('SELECT', 'INSERT', 'UPDATE', 'DELETE')`,
+  );
+  assert.deepEqual(left.rows, []);
+  assert.deepEqual(await applyBootstrap(c), { kind: "present" });
+});
+
 test("the storage rollback (005) deletes its bucket through the delete protection", async () => {
   const db = await createDatabase("migrated");
   const c = await client(db.url);

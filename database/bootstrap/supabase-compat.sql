@@ -27,6 +27,20 @@ BEGIN
   ) THEN
     GRANT anon, authenticated, service_role TO authenticator;
   END IF;
+  -- Supabase's role timeouts (anon 3 s, authenticated 8 s), kept where a role already has its own.
+  -- A role's settings apply when a session logs in as it; PostgREST (11.1+) logs in as authenticator,
+  -- so it reads these settings from pg_db_role_setting and applies them with set_config(..., true) in
+  -- every request's transaction after SET ROLE, as database/README.md describes.
+  IF NOT EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+                  WHERE r.rolname = 'anon' AND s.setdatabase = 0
+                    AND EXISTS (SELECT FROM unnest(s.setconfig) c WHERE c LIKE 'statement_timeout=%')) THEN
+    ALTER ROLE anon SET statement_timeout = '3s';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+                  WHERE r.rolname = 'authenticated' AND s.setdatabase = 0
+                    AND EXISTS (SELECT FROM unnest(s.setconfig) c WHERE c LIKE 'statement_timeout=%')) THEN
+    ALTER ROLE authenticated SET statement_timeout = '8s';
+  END IF;
 END
 $roles$;
 
@@ -118,7 +132,13 @@ CREATE INDEX IF NOT EXISTS name_prefix_search ON storage.objects USING btree (na
 
 ALTER TABLE storage.buckets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
-GRANT ALL ON storage.buckets, storage.objects TO anon, authenticated, service_role;
+-- Supabase Storage grants ALL on both tables to the API roles; the API roles get here only what RLS
+-- governs: TRUNCATE ignores RLS (an API user could empty every bucket), TRIGGER and REFERENCES let a
+-- user attach code or locks to the tables, and MAINTAIN (PostgreSQL 17) takes any lock on them. A
+-- database made by an older bootstrap, which granted ALL, loses the rest too.
+GRANT ALL ON storage.buckets, storage.objects TO service_role;
+REVOKE ALL ON storage.buckets, storage.objects FROM anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON storage.buckets, storage.objects TO anon, authenticated;
 
 -- Path helpers, same results as Supabase's: 'a/b/c.mp3' -> {a,b}, 'c.mp3', 'mp3'.
 DO $helpers$

@@ -20,6 +20,13 @@ const IS_SUPABASE = `
   select exists (select from pg_roles where rolname = 'supabase_admin')
       or to_regclass('storage.migrations') is not null as supabase`;
 
+/** Whether the role has a cluster-wide statement_timeout of its own (the bootstrap sets Supabase's). */
+function roleTimeout(role: "anon" | "authenticated"): string {
+  return `select from pg_db_role_setting s join pg_roles r on r.oid = s.setrole
+       where r.rolname = '${role}' and s.setdatabase = 0
+         and exists (select from unnest(s.setconfig) c where c like 'statement_timeout=%')`;
+}
+
 const MISSING = `
   select item from (values
     ('role anon', exists (select from pg_roles where rolname = 'anon')),
@@ -41,7 +48,14 @@ const MISSING = `
     ('trigger protect_buckets_delete', exists (select from pg_trigger
        where tgrelid = to_regclass('storage.buckets') and tgname = 'protect_buckets_delete')),
     ('trigger protect_objects_delete', exists (select from pg_trigger
-       where tgrelid = to_regclass('storage.objects') and tgname = 'protect_objects_delete'))
+       where tgrelid = to_regclass('storage.objects') and tgname = 'protect_objects_delete')),
+    ('setting anon statement_timeout', exists (${roleTimeout("anon")})),
+    ('setting authenticated statement_timeout', exists (${roleTimeout("authenticated")})),
+    ('storage grants of the API roles limited to select, insert, update, delete', not exists (
+       select from pg_class t, aclexplode(t.relacl) a join pg_roles r on r.oid = a.grantee
+        where t.oid in (to_regclass('storage.buckets'), to_regclass('storage.objects'))
+          and r.rolname in ('anon', 'authenticated')
+          and a.privilege_type not in ('SELECT', 'INSERT', 'UPDATE', 'DELETE')))
   ) as t(item, present)
   where not present`;
 

@@ -86,15 +86,18 @@ export async function inTransaction<T>(
       actor.claims ?? (actor.userId ? { sub: actor.userId, role: actor.role } : { role: actor.role }),
     );
     // One round trip, no parameters (a simple query): the values are escaped literals (a validated UUID or
-    // verified JWT claims) and fixed words.
+    // verified JWT claims) and fixed words. auth.uid() reads the legacy request.jwt.claim.* first: they
+    // are emptied too, so a value left on the connection never stands in for the caller.
     await client.query(
-      `begin; select set_config('request.jwt.claims', ${client.escapeLiteral(claims)}, true), ` +
+      `begin; select ${LEGACY_CLAIMS}set_config('request.jwt.claims', ${client.escapeLiteral(claims)}, true), ` +
         `set_config('role', ${client.escapeLiteral(actor.role)}, true), ` +
         `set_config('statement_timeout', '${Math.trunc(runner.statementTimeoutMs)}ms', true)`,
     );
     const result = await fn(prepare ? preparing(client) : client);
     phase = "commit";
     await client.query("commit");
+    // The app's own SQL may have changed the session (SET, SET ROLE): that must not reach the next user.
+    if (!sdkQueries) await resetSession(client, () => (broken = true));
     return result;
   } catch (e) {
     if (lost !== undefined || isConnectionError(e)) {
@@ -104,6 +107,7 @@ export async function inTransaction<T>(
     await client.query("rollback").catch(() => {
       broken = true;
     });
+    if (!sdkQueries && !broken) await resetSession(client, () => (broken = true));
     throw fromDatabaseError(operation, e);
   } finally {
     // A broken client is destroyed, not pooled, and keeps our listener for any late error.
@@ -113,6 +117,16 @@ export async function inTransaction<T>(
       client.release();
     }
   }
+}
+
+// The keys older PostgREST set and auth.uid()/role()/email()/jwt() still read before request.jwt.claims.
+const LEGACY_CLAIMS = ["", ".sub", ".role", ".email"]
+  .map((k) => `set_config('request.jwt.claim${k}', '', true), `)
+  .join("");
+
+/** Back to the connection's defaults; a connection that cannot be reset is discarded (`discard`). */
+async function resetSession(client: pg.PoolClient, discard: () => void): Promise<void> {
+  await client.query("reset all; reset session authorization; reset role").catch(discard);
 }
 
 const SOCKET_ERRORS = new Set([
