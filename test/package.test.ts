@@ -105,5 +105,34 @@ try {
     );
     const sdk = await sh(process.execPath, ["main.mjs"], app, dbEnv);
     assert.deepEqual(JSON.parse(sdk.stdout), { user: "app@example.com", projects: ["From the app"] });
+
+    // The exports' types resolve in a TypeScript app: a wrong argument is an error, so they are not `any`.
+    await writeFile(
+      path.join(app, "typed.ts"),
+      `import { createDb, type Project } from "vpb-db/sdk";
+import { VpbAdapter } from "vpb-db/auth-adapter";
+import { type ErrorCode, migrateUp } from "vpb-db";
+const db = createDb({ connectionString: "postgres://localhost/app", prepare: "auto" });
+const me = db.asUser("00000000-0000-0000-0000-000000000000");
+export const created: Promise<Project> = me.projects.create({ name: "x" });
+// @ts-expect-error name must be a string
+export const wrong = me.projects.create({ name: 1 });
+export const code: ErrorCode = "SCHEMA_MISSING";
+export { migrateUp, VpbAdapter };
+`,
+    );
+    const compilerOptions = {
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: [],
+    };
+    await writeFile(
+      path.join(app, "tsconfig.json"),
+      JSON.stringify({ compilerOptions, files: ["typed.ts"] }),
+    );
+    await sh(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "."], app);
   },
 );
