@@ -239,10 +239,16 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
   }
   if (process.getuid?.() === 0) await assertPostgresCanReach(options.dataDir);
   const me = await currentProcess();
-  const opened = await withStartLock(options.dataDir, () => openServer(options, paths, progress), {
-    onWait: progress,
-  });
-  await takeLease(options.dataDir, me);
+  // The lease is taken under the lock: a starter ending meanwhile must see this command as a user.
+  const opened = await withStartLock(
+    options.dataDir,
+    async () => {
+      const server = await openServer(options, paths, progress);
+      await takeLease(options.dataDir, me);
+      return server;
+    },
+    { onWait: progress },
+  );
   let stopping: Promise<void> | undefined;
   const release = () =>
     withStartLock(options.dataDir, async () => {
