@@ -797,6 +797,7 @@ export type Database = {
         Returns: string
       }
       plan_project_limit: { Args: { p_plan: string }; Returns: number }
+      plan_storage_limit: { Args: { p_plan: string }; Returns: number }
       purge_deleted_projects: { Args: { p_grace?: string }; Returns: string[] }
       record_metric: {
         Args: {
