@@ -118,6 +118,9 @@ export const created: Promise<Project> = me.projects.create({ name: "x" });
 // @ts-expect-error name must be a string
 export const wrong = me.projects.create({ name: 1 });
 export const code: ErrorCode = "SCHEMA_MISSING";
+// The app's own SQL is typed by pg's types, which come with vpb-db: a number is no query.
+// @ts-expect-error the query text must be a string or a query config
+export const raw = db.asService().transaction((tx) => tx.query(42));
 export { migrateUp, VpbAdapter };
 `,
     );
