@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -137,5 +137,24 @@ export { migrateUp, VpbAdapter };
       JSON.stringify({ compilerOptions, files: ["typed.ts"] }),
     );
     await sh(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "."], app);
+
+    // `npx vpb-db start --once` in the app: the embedded server from the app's own node_modules (its
+    // install script not approved, as npm 11 leaves it by default), the package's migrations applied
+    // in the app's data folder, and the server stopped again.
+    if (process.getuid?.() === 0) await chmod(work, 0o711); // as root, PostgreSQL runs as `postgres`
+    const dataDir = path.join(app, ".vpb");
+    const started = await sh("npx", ["--no", "vpb-db", "start", "--once"], app, {
+      DATABASE_URL: "",
+      VPB_DATA_DIR: dataDir,
+      VPB_PG_PORT: String(21000 + Math.floor(Math.random() * 4000)),
+    });
+    const migrations = (await readdir(path.join(ROOT, "database/migrations"))).filter((f) =>
+      f.endsWith(".sql"),
+    );
+    const said = started.stderr + started.stdout;
+    assert.match(said, new RegExp(`applied: ${migrations.length} of ${migrations.length}`));
+    assert.match(said, /ready in \d+ ms: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres/);
+    assert.equal(existsSync(path.join(dataDir, "pg17", "PG_VERSION")), true);
+    assert.equal(existsSync(path.join(dataDir, "pg17", "postmaster.pid")), false, "the server is stopped");
   },
 );
