@@ -27,3 +27,5 @@ export {
 } from "./migrations/migrator.ts";
 export { type Finding, runDoctor } from "./schema/doctor.ts";
 export { generateTypes } from "./schema/typegen.ts";
+export { type ApiConfig, readApiConfig } from "./storage/api-config.ts";
+export { type AccessTokenOptions, signAccessToken } from "./storage/auth.ts";

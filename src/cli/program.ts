@@ -3,8 +3,10 @@ import { register as registerBackup } from "./commands/backup.ts";
 import { register as registerBackupVerify } from "./commands/backup-verify.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
 import { register as registerGenTypes } from "./commands/gen-types.ts";
+import { register as registerKeysApi } from "./commands/keys-api.ts";
 import { register as registerKeysGenerate } from "./commands/keys-generate.ts";
 import { register as registerKeysRotate } from "./commands/keys-rotate.ts";
+import { register as registerKeysToken } from "./commands/keys-token.ts";
 import { register as registerBaseline } from "./commands/migrate-baseline.ts";
 import { register as registerDown } from "./commands/migrate-down.ts";
 import { register as registerNew } from "./commands/migrate-new.ts";
@@ -34,7 +36,11 @@ export function buildProgram(): Command {
   registerRestore(program);
   const gen = program.command("gen").description("generate code from the schema");
   registerGenTypes(gen);
-  const keys = program.command("keys").description("the keys that encrypt the stored OAuth tokens");
+  const keys = program
+    .command("keys")
+    .description("the storage API's keys and user tokens, and the keys that encrypt the stored OAuth tokens");
+  registerKeysApi(keys);
+  registerKeysToken(keys);
   registerKeysGenerate(keys);
   registerKeysRotate(keys);
   const storage = program.command("storage").description("the storage service (Supabase Storage's API)");

@@ -22,16 +22,16 @@ export const API_FILE = "api.json";
  * that do not verify with it are made again. Written aside and renamed over, mode 0600: it holds
  * the secret.
  */
-export async function ensureApiConfig(dataDir: string, url: string): Promise<ApiConfig> {
+export async function ensureApiConfig(
+  dataDir: string,
+  url: string,
+  options: { rotate?: boolean } = {},
+): Promise<ApiConfig> {
   const file = path.join(dataDir, API_FILE);
-  let existing: Partial<ApiConfig> = {};
-  try {
-    existing = JSON.parse(await readFile(file, "utf8")) as Partial<ApiConfig>;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT" && !(e instanceof SyntaxError)) throw e;
-  }
+  const existing = (await readApiConfig(dataDir)) ?? {};
+  // Rotating makes a new secret: every key and user token signed with the old one stops working.
   const jwtSecret =
-    typeof existing.jwtSecret === "string" && existing.jwtSecret.length >= 32
+    !options.rotate && typeof existing.jwtSecret === "string" && existing.jwtSecret.length >= 32
       ? existing.jwtSecret
       : randomBytes(32).toString("base64url");
   const keyFor = async (role: "anon" | "service_role", held: unknown) =>
@@ -56,5 +56,15 @@ async function verifies(token: unknown, secret: string, role: string): Promise<b
     return payload.role === role;
   } catch {
     return false;
+  }
+}
+
+/** What `api.json` holds now (fields unchecked), or undefined when there is none or it is damaged. */
+export async function readApiConfig(dataDir: string): Promise<Partial<ApiConfig> | undefined> {
+  try {
+    return JSON.parse(await readFile(path.join(dataDir, API_FILE), "utf8")) as Partial<ApiConfig>;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || e instanceof SyntaxError) return undefined;
+    throw e;
   }
 }

@@ -1,4 +1,5 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { VpbError } from "../errors.ts";
 import type { Actor } from "../sdk/db.ts";
 import { storageErrors } from "./errors.ts";
 
@@ -90,4 +91,52 @@ export function signApiKey(role: "anon" | "service_role", secret: string, years 
     .setIssuedAt(now)
     .setExpirationTime(now + years * 365 * 24 * 3600)
     .sign(jwtKey(secret));
+}
+
+export interface AccessTokenOptions {
+  /** The project's JWT secret (`jwtSecret` in api.json). */
+  jwtSecret: string;
+  /** The user the token speaks for: `auth.uid()` in every policy. */
+  userId: string;
+  email?: string | undefined;
+  /** Seconds until it expires (default one hour, as Supabase Auth's access tokens). */
+  expiresIn?: number | undefined;
+}
+
+/**
+ * A signed-in user's access token as Supabase Auth issues them (`sub`, `role` and `aud`
+ * "authenticated", `email`), for an app whose sign-in is its own (Auth.js, say) to hand to its
+ * browser client: `createClient(url, anonKey, { accessToken: async () => token })`.
+ */
+export function signAccessToken(options: AccessTokenOptions): Promise<string> {
+  const expiresIn = options.expiresIn ?? 3600;
+  if (!UUID.test(options.userId)) {
+    throw new VpbError("INVALID_INPUT", "userId is not a UUID", "Pass the id of a row of public.users.");
+  }
+  if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > 7 * 24 * 3600) {
+    throw new VpbError(
+      "INVALID_INPUT",
+      "expiresIn must be a whole number of seconds from 1 to 604800 (a week)",
+      "Keep access tokens short-lived (an hour) and sign a new one when it runs out.",
+    );
+  }
+  if (options.jwtSecret.length < 32) {
+    throw new VpbError(
+      "INVALID_INPUT",
+      "jwtSecret is shorter than 32 characters",
+      "Use the jwtSecret of the data folder's api.json (`vpb-db keys api --json`).",
+    );
+  }
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    role: "authenticated",
+    aud: "authenticated",
+    ...(options.email ? { email: options.email } : {}),
+    iss: "vpb-db",
+  })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(options.userId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + expiresIn)
+    .sign(jwtKey(options.jwtSecret));
 }
