@@ -38,6 +38,14 @@ export const storageErrors = {
   duplicate: () => new StorageHttpError(409, "Duplicate", "The resource already exists"),
   entityTooLarge: () =>
     new StorageHttpError(413, "EntityTooLarge", "The object exceeded the maximum allowed size"),
+  // Supabase has no per-user quota (its project quota stops the whole project): 413, as for an
+  // object over the size limit, with a code of its own so an app can tell the two apart.
+  quotaExceeded: () =>
+    new StorageHttpError(
+      413,
+      "QuotaExceeded",
+      "The upload does not fit in the storage quota of the uploader's plan: delete recordings or upgrade the plan",
+    ),
   invalidMimeType: (mime: string) =>
     new StorageHttpError(415, "InvalidMimeType", `mime type ${mime} is not supported`),
   contentMismatch: (mime: string) =>
@@ -68,6 +76,8 @@ export function toStorageError(e: unknown): StorageHttpError {
         return storageErrors.noSuchKey();
       case "CONFLICT":
         return storageErrors.duplicate();
+      case "STORAGE_QUOTA_EXCEEDED":
+        return storageErrors.quotaExceeded();
       case "INVALID_INPUT":
         return storageErrors.invalidRequest(e.message);
       case "TRANSACTION_CONFLICT":

@@ -115,10 +115,11 @@ export class StorageService {
       const id = await objects.insertObject(tx, row(metadata), input.mode === "upsert");
       return { id, old: old?.version ?? null };
     };
-    // Fail fast, before any byte is stored: the same write under a savepoint, undone.
+    // Fail fast, before any byte is stored: the same write under a savepoint, undone. With the
+    // declared length as its size, so the storage quota (013) refuses a known-too-big upload here too.
     await this.tx(actor, "storage upload check", async (tx) => {
       await tx.query("savepoint upload_check");
-      await write(tx, metadataOf(0, "", input.contentType, input.cacheControl));
+      await write(tx, metadataOf(input.contentLength ?? 0, "", input.contentType, input.cacheControl));
       await tx.query("rollback to savepoint upload_check");
     });
 
