@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   NOT_FOUND: "the row does not exist or this user cannot see it",
   FORBIDDEN: "the row-level security policies refuse this user",
   QUOTA_EXCEEDED: "the plan's project quota is used up",
+  STORAGE_QUOTA_EXCEEDED: "the plan's storage quota would be exceeded",
   CONFLICT: "the write conflicts with existing data",
   TRANSACTION_CONFLICT: "the transaction collided with a concurrent one and was rolled back",
   INVALID_INPUT: "an argument or a value is invalid",
@@ -62,6 +63,7 @@ export type DataErrorCode = Extract<
   | "NOT_FOUND"
   | "FORBIDDEN"
   | "QUOTA_EXCEEDED"
+  | "STORAGE_QUOTA_EXCEEDED"
   | "CONFLICT"
   | "TRANSACTION_CONFLICT"
   | "INVALID_INPUT"
@@ -76,6 +78,7 @@ const DATA_REMEDIES: Record<DataErrorCode, string> = {
   NOT_FOUND: "Check the id: the row may have been deleted, or this user has no access to it.",
   FORBIDDEN: "Act as a user the access matrix allows (database/policies/README.md), or as the service.",
   QUOTA_EXCEEDED: "Delete or purge projects, or move the user to a larger plan.",
+  STORAGE_QUOTA_EXCEEDED: "Delete recordings, or move the user to a plan with more storage.",
   CONFLICT: "Reload the row and apply the change again (a stale version or a duplicate key).",
   TRANSACTION_CONFLICT: "Run the whole call again: it changed nothing.",
   INVALID_INPUT: "Correct the value the message names.",
@@ -175,6 +178,12 @@ const SQLSTATE_CODES: ReadonlyArray<{ state: string; detail?: string; code: Data
     detail: "quota_exceeded",
     code: "QUOTA_EXCEEDED",
     what: "the plan's project quota is used up",
+  },
+  {
+    state: "P0001",
+    detail: "storage_quota_exceeded",
+    code: "STORAGE_QUOTA_EXCEEDED",
+    what: "the file does not fit in the plan's storage quota",
   },
   { state: "23503", code: "NOT_FOUND", what: "a referenced row does not exist" },
   { state: "23505", code: "CONFLICT", what: "conflicts with existing data" },

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { dataError, fromDatabaseError, type VpbError } from "../errors.ts";
+import type { StorageOptions } from "./storage-config.ts";
 
 /** Who a call runs as: the role and JWT claims Supabase's API would set for the request. */
 export interface Actor {
@@ -31,6 +32,8 @@ export interface DbOptions {
    * `max_prepared_statements` set, which keeps them per client. `false` never prepares.
    */
   prepare?: boolean | "auto";
+  /** Files: needed by audio.upload, signedUrl and remove (the storage service's driver, secret and URL). */
+  storage?: StorageOptions;
 }
 
 export type Tx = Pick<pg.PoolClient, "query">;

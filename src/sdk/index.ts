@@ -18,6 +18,7 @@ import { type Actor, createRunner, type DbOptions, inTransaction, type Tx } from
 import { monitoring } from "./monitoring.ts";
 import { projects } from "./projects.ts";
 import { prompts } from "./prompts.ts";
+import { type SdkStorage, sdkStorage } from "./storage-config.ts";
 import { serviceUsers, users } from "./users.ts";
 import * as v from "./validate.ts";
 
@@ -28,8 +29,10 @@ export {
   RetryableError,
   VpbError,
 } from "../errors.ts";
+export { DiskDriver } from "../storage/drivers/disk.ts";
+export type { StorageDriver } from "../storage/drivers/driver.ts";
 export type { ActivityDay, ActivityEvent, MonthlyCost } from "./analytics.ts";
-export type { AudioRecording, NewRecording } from "./audio.ts";
+export type { AudioFile, AudioRecording, AudioUploadOptions, NewRecording } from "./audio.ts";
 export type { Collaborator, Role } from "./collaborators.ts";
 export type { ComponentInput, LayoutChange, LayoutResult } from "./components.ts";
 export type { Page } from "./cursor.ts";
@@ -37,14 +40,15 @@ export type { DbOptions, Tx } from "./db.ts";
 export type { ErrorReport, Metric } from "./monitoring.ts";
 export type { NewProject, Project, ProjectPatch, ProjectStats, SharedProject } from "./projects.ts";
 export type { NewGeneration, PromptGeneration } from "./prompts.ts";
+export type { StorageOptions } from "./storage-config.ts";
 export type { NewUser, ProfilePatch, UserProfile } from "./users.ts";
 
-function scope(runner: ReturnType<typeof createRunner>, actor: Actor) {
+function scope(runner: ReturnType<typeof createRunner>, actor: Actor, storage: SdkStorage | undefined) {
   return {
     users: users(runner, actor),
     projects: projects(runner, actor),
     components: components(runner, actor),
-    audio: audio(runner, actor),
+    audio: audio(runner, actor, storage),
     prompts: prompts(runner, actor),
     collaborators: collaborators(runner, actor),
     activity: activity(runner, actor),
@@ -74,11 +78,12 @@ export interface ServiceScope {
 
 export function createDb(options: DbOptions) {
   const runner = createRunner(options);
+  const storage = options.storage ? sdkStorage(runner, options.storage) : undefined;
   return {
     /** Calls made as this user, through RLS. */
     asUser(userId: string): UserScope {
       v.uuid("asUser", "userId", userId);
-      return scope(runner, { role: "authenticated", userId });
+      return scope(runner, { role: "authenticated", userId }, storage);
     },
     /** Trusted calls as service_role. */
     asService(): ServiceScope {

@@ -73,6 +73,9 @@ export const PROMPT_HISTORY_PAGE = keyset(
 /** A project's recordings, newest first. $1 project id. */
 export const AUDIO_PAGE = keyset(AUDIO_COLUMNS, "public.audio_recordings", "project_id = $1", "created_at");
 
+/** Where a recording's file is stored (RLS: members of its project see it). $1 recording id. */
+export const AUDIO_FILE = "select bucket_id, storage_path from public.audio_recordings where id = $1";
+
 /** A project with its components in stacking order, in one round trip. $1 project id. */
 export const PROJECT_WITH_COMPONENTS = `select ${PROJECT_COLUMNS.split(", ")
   .map((c) => `p.${c}`)

@@ -1,4 +1,4 @@
-import { isVpbError } from "../errors.ts";
+import { type DataErrorCode, dataError, isVpbError } from "../errors.ts";
 
 /**
  * An error in Supabase Storage's wire format: `{ statusCode, code, error, message }`, the real status
@@ -38,6 +38,14 @@ export const storageErrors = {
   duplicate: () => new StorageHttpError(409, "Duplicate", "The resource already exists"),
   entityTooLarge: () =>
     new StorageHttpError(413, "EntityTooLarge", "The object exceeded the maximum allowed size"),
+  // Supabase has no per-user quota (its project quota stops the whole project): 413, as for an
+  // object over the size limit, with a code of its own so an app can tell the two apart.
+  quotaExceeded: () =>
+    new StorageHttpError(
+      413,
+      "QuotaExceeded",
+      "The upload does not fit in the storage quota of the uploader's plan: delete recordings or upgrade the plan",
+    ),
   invalidMimeType: (mime: string) =>
     new StorageHttpError(415, "InvalidMimeType", `mime type ${mime} is not supported`),
   contentMismatch: (mime: string) =>
@@ -68,6 +76,8 @@ export function toStorageError(e: unknown): StorageHttpError {
         return storageErrors.noSuchKey();
       case "CONFLICT":
         return storageErrors.duplicate();
+      case "STORAGE_QUOTA_EXCEEDED":
+        return storageErrors.quotaExceeded();
       case "INVALID_INPUT":
         return storageErrors.invalidRequest(e.message);
       case "TRANSACTION_CONFLICT":
@@ -80,4 +90,33 @@ export function toStorageError(e: unknown): StorageHttpError {
     }
   }
   return new StorageHttpError(500, "InternalError", "Internal server error", { cause: e });
+}
+
+/** What the SDK says of each refusal: fixed words, never the request's values. */
+const SDK_REFUSALS: Record<string, { code: DataErrorCode; what: string }> = {
+  AccessDenied: { code: "FORBIDDEN", what: "the storage policies refuse this user" },
+  NoSuchKey: { code: "NOT_FOUND", what: "the file does not exist or this user cannot see it" },
+  NoSuchBucket: { code: "NOT_FOUND", what: "the bucket does not exist" },
+  Duplicate: { code: "CONFLICT", what: "a file of that name exists" },
+  EntityTooLarge: { code: "INVALID_INPUT", what: "the file is larger than the bucket allows" },
+  QuotaExceeded: {
+    code: "STORAGE_QUOTA_EXCEEDED",
+    what: "the file does not fit in the plan's storage quota",
+  },
+  InvalidMimeType: {
+    code: "INVALID_INPUT",
+    what: "the bucket does not take this type, or the bytes are not of the declared type",
+  },
+  InvalidKey: { code: "INVALID_INPUT", what: "the file's name is not allowed" },
+  InvalidRequest: { code: "INVALID_INPUT", what: "the request is invalid" },
+};
+
+/**
+ * A storage refusal raised inside the SDK (the service's checks, shared) as a VpbError of the data
+ * API; database errors are VpbErrors already, and anything else (a disk failure) passes unchanged.
+ */
+export function storageToDataError(operation: string, e: unknown): unknown {
+  if (!(e instanceof StorageHttpError) || e.status >= 500) return e;
+  const refusal = SDK_REFUSALS[e.code] ?? { code: "INVALID_INPUT", what: "the storage refused the file" };
+  return dataError(refusal.code, `${operation}: ${refusal.what} (${e.code})`, { cause: e });
 }

@@ -1,5 +1,6 @@
 import multipart from "@fastify/multipart";
 import Fastify, { type FastifyInstance } from "fastify";
+import { allowCrossOrigin } from "./cors.ts";
 import { StorageHttpError, toStorageError } from "./errors.ts";
 import copyObject from "./routes/copy-object.ts";
 import deleteObject from "./routes/delete-object.ts";
@@ -34,6 +35,7 @@ export interface StorageServerOptions extends StorageServiceOptions {
 export async function createStorageServer(options: StorageServerOptions): Promise<FastifyInstance> {
   const svc = new StorageService(options);
   const app = Fastify({ logger: false, exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
+  allowCrossOrigin(app);
   app.setErrorHandler((error, request, reply) => {
     const e =
       error instanceof StorageHttpError

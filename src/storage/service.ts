@@ -38,6 +38,15 @@ export interface UploadInput {
   mode: "insert" | "upsert" | "update";
 }
 
+/** The object an upload stored, as its row's transaction sees it. */
+export interface StoredObject {
+  bucket: string;
+  name: string;
+  size: number;
+  /** The declared type without parameters: `audio/webm`. */
+  mimeType: string;
+}
+
 /** What the routes share: who the caller is, transactions as the caller, the upload and download paths. */
 export class StorageService {
   readonly driver: StorageDriver;
@@ -84,7 +93,12 @@ export class StorageService {
    * row written in one transaction. If the row fails the new bytes are removed; the replaced
    * version's bytes are removed after the commit. A failure leaves no row and no file.
    */
-  async upload(actor: Actor, input: UploadInput): Promise<{ id: string; key: string }> {
+  async upload<T = undefined>(
+    actor: Actor,
+    input: UploadInput,
+    /** More writes in the row's transaction (the SDK's audio_recordings row): its failure undoes the upload. */
+    alongside?: (tx: Tx, object: StoredObject) => Promise<T>,
+  ): Promise<{ id: string; key: string; alongside: T | undefined }> {
     const name = objectName(input.name);
     const bucket = await this.bucket(input.bucket);
     const mime = baseMimeType(input.contentType);
@@ -115,10 +129,11 @@ export class StorageService {
       const id = await objects.insertObject(tx, row(metadata), input.mode === "upsert");
       return { id, old: old?.version ?? null };
     };
-    // Fail fast, before any byte is stored: the same write under a savepoint, undone.
+    // Fail fast, before any byte is stored: the same write under a savepoint, undone. With the
+    // declared length as its size, so the storage quota (013) refuses a known-too-big upload here too.
     await this.tx(actor, "storage upload check", async (tx) => {
       await tx.query("savepoint upload_check");
-      await write(tx, metadataOf(0, "", input.contentType, input.cacheControl));
+      await write(tx, metadataOf(input.contentLength ?? 0, "", input.contentType, input.cacheControl));
       await tx.query("rollback to savepoint upload_check");
     });
 
@@ -134,18 +149,23 @@ export class StorageService {
       body = input.body.pipe(checked);
     }
     const stored = await this.driver.put(key, body, { maxBytes: limit, contentType: mime });
-    let result: { id: string; old: string | null };
+    let result: { id: string; old: string | null; alongside: T | undefined };
     try {
-      result = await this.tx(actor, "storage upload", (tx) =>
-        write(tx, metadataOf(stored.size, stored.md5, input.contentType, input.cacheControl)),
-      );
+      result = await this.tx(actor, "storage upload", async (tx) => {
+        const written = await write(
+          tx,
+          metadataOf(stored.size, stored.md5, input.contentType, input.cacheControl),
+        );
+        const more = await alongside?.(tx, { bucket: bucket.id, name, size: stored.size, mimeType: mime });
+        return { ...written, alongside: more };
+      });
     } catch (e) {
       await this.driver.delete([key]);
       throw e;
     }
     // The old bytes go only once nothing names them; if this fails, the sweeper finds them.
     if (result.old) await this.driver.delete([`${bucket.id}/${result.old}`]).catch(() => {});
-    return { id: result.id, key: `${bucket.id}/${name}` };
+    return { id: result.id, key: `${bucket.id}/${name}`, alongside: result.alongside };
   }
 
   /** Sends an object's bytes (or the requested range) with the headers an <audio> element needs to seek. */
