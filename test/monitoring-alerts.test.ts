@@ -118,6 +118,12 @@ test("generated load fires exactly the expected alerts once, to the signed webho
   for (let i = 0; i < 9; i++) await object(uploader.id, uploaderProject.id, `take-${i}.webm`, 100 * MIB);
   for (let i = 0; i < 3; i++) await object(victim.id, victimProject.id, `take-${i}.webm`, MIB);
   await object(bystander.id, bystanderProject.id, "take.webm", 10 * MIB);
+  // API calls: counted with their cost in USD (the unit migration 015 adds, in every partition).
+  for (const cost of [0.25, 0.5])
+    await c.query(
+      "insert into public.api_usage (user_id, provider, model, cost_usd) values ($1, 'openai', 'gpt-bench', $2)",
+      [bystander.id, cost],
+    );
 
   // Slow statements: pg_sleep, 0.7 s twice (mean above the 500 ms threshold).
   for (let i = 0; i < 2; i++) await c.query("select pg_sleep($1)", [0.7]);
@@ -162,6 +168,8 @@ test("generated load fires exactly the expected alerts once, to the signed webho
   assert.equal(await metric("storage_http.denied", "user_id", prober.id), 25);
   assert.equal(await metric("storage.user.bytes", "user_id", uploader.id), 900 * MIB);
   assert.equal(await metric("storage_http.requests", "status", "4xx"), 25);
+  assert.equal(await metric("api.calls", "model", "gpt-bench"), 2);
+  assert.equal(await metric("api.cost", "model", "gpt-bench"), 0.75);
 
   const first = await evaluateAlerts(pool, { rules, now: t1, webhook, log });
   const fired = first.events.map((e) => `${e.event} ${e.alert.rule} ${e.alert.subject}`).sort();

@@ -23,10 +23,14 @@ export async function statementStatus(c: pg.ClientBase): Promise<StatementStatus
     ).rows[0]?.schema;
   let schema = await find();
   if (schema === undefined) {
-    const loaded = await c.query<{ on: boolean }>(
-      "select 'pg_stat_statements' = any (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) as on",
-    );
-    if (!loaded.rows[0]?.on) return { on: false, note: NOT_LOADED };
+    // Only superusers and pg_read_all_settings may read shared_preload_libraries: others try anyway.
+    const loaded = await c
+      .query<{ on: boolean }>(
+        "select 'pg_stat_statements' = any (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) as on",
+      )
+      .then((r) => r.rows[0]?.on ?? false)
+      .catch(() => undefined);
+    if (loaded === false) return { on: false, note: NOT_LOADED };
     const ext = await c.query<{ exists: boolean }>(
       "select exists (select from pg_catalog.pg_namespace where nspname = 'extensions') as exists",
     );
@@ -43,6 +47,17 @@ export async function statementStatus(c: pg.ClientBase): Promise<StatementStatus
     }
     schema = await find();
     if (schema === undefined) return { on: false, note: NOT_LOADED };
+  }
+  // Installed but not preloaded, the view fails at every read (55000): say so instead of failing the run.
+  try {
+    await c.query(`select from ${escapeIdent(schema)}.pg_stat_statements limit 1`);
+  } catch (e) {
+    const state = (e as { code?: string }).code;
+    if (state === "55000") return { on: false, note: NOT_LOADED };
+    return {
+      on: false,
+      note: `statement metrics are off: pg_stat_statements cannot be read (SQLSTATE ${state ?? "unknown"})`,
+    };
   }
   return { on: true, schema };
 }
