@@ -112,3 +112,90 @@ test("a role that may not read the preload list or create pg_stat_statements get
     await admin.query(`drop role ${role}`);
   }
 });
+
+test("baselines: an error rate or a statement time that is usual does not fire, a jump over it does; new projects and sign-in addresses", async () => {
+  const db = await createDatabase();
+  const c = await client(db.url);
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  pool.on("error", () => {});
+  const rules = await loadRules();
+  const now = new Date("2026-06-15T12:00:00Z");
+  const ago = (min: number) => new Date(now.getTime() - min * 60_000);
+  const metric = (name: string, value: number, unit: string, tags: object, at: Date) =>
+    c.query(
+      "insert into public.performance_metrics (metric, value, unit, tags, occurred_at) values ($1, $2, $3, $4, $5)",
+      [name, value, unit, tags, at],
+    );
+  try {
+    // E_USUAL: 2 a minute all day (10 per 5 min), 25 in the window: under 3 × 10 = 30.
+    // E_JUMP: 1 a minute all day, 25 in the window: over max(3 × 5, 20).
+    await c.query(
+      `insert into public.performance_metrics (metric, value, unit, tags, occurred_at)
+       select 'errors.count', v, 'count', jsonb_build_object('code', code), $1::timestamptz - m * interval '1 minute'
+         from generate_series(6, 24 * 60 - 1) as m, (values ('E_USUAL', 2), ('E_JUMP', 1)) as x(code, v)`,
+      [now],
+    );
+    for (const code of ["E_USUAL", "E_JUMP"]) await metric("errors.count", 25, "count", { code }, ago(1));
+    // A statement at 10 ms over 100 calls a day, now at 150 ms: under the 1000 ms threshold, 15 × its baseline.
+    const q = { queryid: "42", query: "select $1" };
+    await metric("db.statement.calls", 100, "count", q, ago(600));
+    await metric("db.statement.total_time", 1000, "ms", q, ago(600));
+    await metric("db.statement.calls", 4, "count", q, ago(2));
+    await metric("db.statement.total_time", 600, "ms", q, ago(2));
+    // A user who touches 25 projects in the window, none before; and one who signs in from 5 new addresses.
+    const explorer = (
+      await c.query<{ id: string }>(
+        "insert into public.users (email, name, plan) values ('e@example.com', 'E', 'enterprise') returning id",
+      )
+    ).rows[0]?.id;
+    const traveller = (
+      await c.query<{ id: string }>(
+        "insert into public.users (email, name) values ('t@example.com', 'T') returning id",
+      )
+    ).rows[0]?.id;
+    for (let i = 0; i < 25; i++) {
+      const p = await c.query<{ id: string }>(
+        "insert into public.projects (owner_id, name) values ($1, 'P') returning id",
+        [explorer],
+      );
+      await c.query(
+        "insert into public.user_activity (user_id, project_id, action, occurred_at) values ($1, $2, 'project.open', $3)",
+        [explorer, p.rows[0]?.id, ago(1)],
+      );
+    }
+    for (const [ip, minutes] of [
+      ["10.0.0.1", 3000],
+      ["10.0.0.1", 2],
+      ["10.0.0.2", 2],
+      ["10.0.0.3", 2],
+      ["10.0.0.4", 2],
+      ["10.0.0.5", 1],
+      ["10.0.0.6", 1],
+    ] as const)
+      await c.query(
+        "insert into public.user_activity (user_id, action, metadata, occurred_at) values ($1, 'auth.sign_in', $2, $3)",
+        [traveller, { ip }, ago(minutes)],
+      );
+    const { evaluateAlerts } = await import("../src/monitoring/alerts.ts");
+    const r = await evaluateAlerts(pool, { rules, now, log: () => {} });
+    assert.deepEqual(
+      r.events
+        .map(
+          (e) =>
+            `${e.alert.rule} ${e.alert.subject} ${Object.keys(e.alert.details)
+              .filter((k) => ["projects", "new_ips", "cause"].includes(k))
+              .join(",")}`,
+        )
+        .sort(),
+      [
+        "error_spike E_JUMP ",
+        "slow_query 42 cause",
+        `unusual_access ${explorer} projects`,
+        `unusual_access ${traveller} new_ips`,
+      ].sort(),
+    );
+    assert.equal(r.events.find((e) => e.alert.rule === "slow_query")?.alert.details.cause, "jump");
+  } finally {
+    await pool.end();
+  }
+});
