@@ -199,3 +199,64 @@ test("baselines: an error rate or a statement time that is usual does not fire, 
     await pool.end();
   }
 });
+
+test("private.storage_usage follows every insert, update and delete of storage.objects", async () => {
+  const db = await createDatabase();
+  const c = await client(db.url);
+  const users = [];
+  for (const name of ["a", "b"])
+    users.push(
+      (
+        await c.query<{ id: string }>(
+          "insert into public.users (email, name) values ($1, 'U') returning id",
+          [`${name}@example.com`],
+        )
+      ).rows[0]?.id as string,
+    );
+  const [a, b] = users;
+  const projectOf = async (owner: string) =>
+    (
+      await c.query<{ id: string }>(
+        "insert into public.projects (owner_id, name) values ($1, 'P') returning id",
+        [owner],
+      )
+    ).rows[0]?.id as string;
+  const pa = await projectOf(a as string);
+  const pb = await projectOf(b as string);
+  const usage = async () =>
+    (
+      await c.query<{ k: string }>(
+        "select owner_id || ' ' || bucket_id || ' ' || bytes || ' ' || objects as k from private.storage_usage where objects <> 0 or bytes <> 0 order by 1",
+      )
+    ).rows.map((r) => r.k);
+  const truth = async () =>
+    (
+      await c.query<{ k: string }>(
+        `select coalesce(owner, '00000000-0000-0000-0000-000000000000') || ' ' || bucket_id || ' ' || sum((metadata ->> 'size')::bigint) || ' ' || count(*) as k
+           from storage.objects group by owner, bucket_id order by 1`,
+      )
+    ).rows.map((r) => r.k);
+  await c.query(
+    `insert into storage.objects (bucket_id, name, owner, metadata)
+     select 'audio-recordings', $1 || '/' || $2 || '/170000000000' || i || '_t.webm', $1::uuid, jsonb_build_object('size', 1000 * i)
+       from generate_series(1, 5) as i`,
+    [a, pa],
+  );
+  await c.query(
+    "insert into storage.objects (bucket_id, name, owner, metadata) values ('audio-recordings', $1, null, '{\"size\": 7}')",
+    [`${b}/${pb}/1700000000000_orphan.webm`],
+  );
+  assert.deepEqual(await usage(), await truth());
+  // A new version of one object, and one given to another owner.
+  await c.query(
+    "update storage.objects set metadata = '{\"size\": 50}', version = 'v2' where name like '%1_t.webm'",
+  );
+  await c.query("update storage.objects set owner = $1 where name like '%2_t.webm'", [b]);
+  assert.deepEqual(await usage(), await truth());
+  await c.query("begin");
+  await c.query("set local storage.allow_delete_query = 'true'");
+  await c.query("delete from storage.objects where name like '%3_t.webm' or name like '%orphan%'");
+  await c.query("commit");
+  assert.deepEqual(await usage(), await truth());
+  assert.equal((await usage()).length, 2);
+});

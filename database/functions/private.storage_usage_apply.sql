@@ -13,7 +13,7 @@ begin
     select coalesce(o.owner, '00000000-0000-0000-0000-000000000000'), o.bucket_id,
            -sum(private.object_size(o.metadata)), -count(*)
       from old_rows o where o.bucket_id is not null
-     group by 1, 2
+     group by 1, 2 order by 1, 2
     on conflict (owner_id, bucket_id) do update
       set bytes = u.bytes + excluded.bytes, objects = u.objects + excluded.objects;
   end if;
@@ -22,7 +22,7 @@ begin
     select coalesce(n.owner, '00000000-0000-0000-0000-000000000000'), n.bucket_id,
            sum(private.object_size(n.metadata)), count(*)
       from new_rows n where n.bucket_id is not null
-     group by 1, 2
+     group by 1, 2 order by 1, 2
     on conflict (owner_id, bucket_id) do update
       set bytes = u.bytes + excluded.bytes, objects = u.objects + excluded.objects;
   end if;

@@ -68,7 +68,8 @@ create function private.object_size(p_metadata jsonb) returns bigint
   select case when p_metadata ->> 'size' ~ '^[0-9]{1,18}$' then (p_metadata ->> 'size')::bigint else 0 end
 $$;
 
--- Statement-level, with transition tables: a bulk delete updates one row per owner and bucket.
+-- Statement-level, with transition tables: a bulk delete updates one row per owner and bucket,
+-- in key order, so that two statements over several owners cannot deadlock on these rows.
 -- Security definer: API users write storage.objects but have no access to private.
 create function private.storage_usage_apply() returns trigger
   language plpgsql security definer set search_path = '' as $$
@@ -78,7 +79,7 @@ begin
     select coalesce(o.owner, '00000000-0000-0000-0000-000000000000'), o.bucket_id,
            -sum(private.object_size(o.metadata)), -count(*)
       from old_rows o where o.bucket_id is not null
-     group by 1, 2
+     group by 1, 2 order by 1, 2
     on conflict (owner_id, bucket_id) do update
       set bytes = u.bytes + excluded.bytes, objects = u.objects + excluded.objects;
   end if;
@@ -87,7 +88,7 @@ begin
     select coalesce(n.owner, '00000000-0000-0000-0000-000000000000'), n.bucket_id,
            sum(private.object_size(n.metadata)), count(*)
       from new_rows n where n.bucket_id is not null
-     group by 1, 2
+     group by 1, 2 order by 1, 2
     on conflict (owner_id, bucket_id) do update
       set bytes = u.bytes + excluded.bytes, objects = u.objects + excluded.objects;
   end if;
