@@ -18,6 +18,9 @@ export interface Settings {
   VPB_TOKEN_KEYS?: string | undefined;
   VPB_BACKUP_DIR?: string | undefined;
   VPB_STORAGE_PORT?: string | undefined;
+  VPB_ALERT_WEBHOOK_URL?: string | undefined;
+  VPB_ALERT_WEBHOOK_SECRET?: string | undefined;
+  VPB_ALERT_RULES?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -45,6 +48,10 @@ export interface Config {
   backupDir: string;
   /** Preferred port of the storage service `start` runs; 0 takes any free port. */
   storagePort: number;
+  /** Where alerts are POSTed, signed with the secret; undefined: the log only. */
+  alertWebhook: { url: string; secret: string } | undefined;
+  /** The alert rules file; undefined: the package's database/monitoring/alerts.json. */
+  alertRulesFile: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -125,6 +132,26 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     tokenKeys = parsed.ring;
   }
 
+  let alertWebhook: Config["alertWebhook"];
+  const hookUrl = settings.VPB_ALERT_WEBHOOK_URL;
+  const hookSecret = settings.VPB_ALERT_WEBHOOK_SECRET;
+  if (hookUrl) {
+    let ok = false;
+    try {
+      ok = ["http:", "https:"].includes(new URL(hookUrl).protocol);
+    } catch {}
+    // The URL is not echoed: webhook URLs often carry a token in their path.
+    if (!ok)
+      problems.push("VPB_ALERT_WEBHOOK_URL must be an http:// or https:// URL (its value is not shown)");
+    if (!hookSecret || hookSecret.length < 16)
+      problems.push(
+        "VPB_ALERT_WEBHOOK_SECRET must be set, at least 16 characters, when VPB_ALERT_WEBHOOK_URL is",
+      );
+    else if (ok) alertWebhook = { url: hookUrl, secret: hookSecret };
+  } else if (hookSecret) {
+    problems.push("VPB_ALERT_WEBHOOK_SECRET is set without VPB_ALERT_WEBHOOK_URL");
+  }
+
   const appMigrations = settings.VPB_APP_MIGRATIONS_DIR
     ? path.resolve(cwd, settings.VPB_APP_MIGRATIONS_DIR)
     : undefined;
@@ -159,6 +186,8 @@ export function parseConfig(settings: Settings, cwd: string): Config {
       ? path.resolve(cwd, settings.VPB_BACKUP_DIR)
       : path.join(dataDir, "backups"),
     storagePort,
+    alertWebhook,
+    alertRulesFile: settings.VPB_ALERT_RULES ? path.resolve(cwd, settings.VPB_ALERT_RULES) : undefined,
   };
 }
 

@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   RESTORE_TARGET_EXISTS: "the restore folder exists and is not empty",
   RESTORE_FAILED: "the restored server did not recover to the target",
   VERIFY_FAILED: "a restored backup failed a check",
+  ALERT_RULES_INVALID: "the alert rules file is unreadable or invalid",
+  ALERT_DELIVERY_FAILED: "the alert webhook did not accept the test alert",
   // The data API (SDK and Auth.js adapter): mapped from SQLSTATE by fromDatabaseError below.
   NOT_FOUND: "the row does not exist or this user cannot see it",
   FORBIDDEN: "the row-level security policies refuse this user",

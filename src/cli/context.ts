@@ -27,6 +27,9 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_TOKEN_KEYS: env.VPB_TOKEN_KEYS,
     VPB_BACKUP_DIR: env.VPB_BACKUP_DIR,
     VPB_STORAGE_PORT: env.VPB_STORAGE_PORT,
+    VPB_ALERT_WEBHOOK_URL: env.VPB_ALERT_WEBHOOK_URL,
+    VPB_ALERT_WEBHOOK_SECRET: env.VPB_ALERT_WEBHOOK_SECRET,
+    VPB_ALERT_RULES: env.VPB_ALERT_RULES,
   };
   return parseConfig(settings, process.cwd());
 }

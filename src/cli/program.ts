@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { register as registerAlerts } from "./commands/alerts.ts";
 import { register as registerBackup } from "./commands/backup.ts";
 import { register as registerBackupVerify } from "./commands/backup-verify.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerSeed(program);
   registerBackupVerify(registerBackup(program));
   registerRestore(program);
+  registerAlerts(program);
   const gen = program.command("gen").description("generate code from the schema");
   registerGenTypes(gen);
   const keys = program

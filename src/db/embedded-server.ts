@@ -352,6 +352,8 @@ async function openServer(
     listen_addresses: "127.0.0.1",
     // TCP only: a socket path under a deep folder can exceed the 107-byte limit of Unix sockets.
     unix_socket_directories: "",
+    // Statement metrics for the monitoring collector (src/monitoring/statements.ts).
+    shared_preload_libraries: "pg_stat_statements",
     ...(options.archiveDir ? archiveSettings(options.archiveDir) : {}),
     ...options.settings,
   };

@@ -2,6 +2,7 @@ import multipart from "@fastify/multipart";
 import Fastify, { type FastifyInstance } from "fastify";
 import { allowCrossOrigin } from "./cors.ts";
 import { StorageHttpError, toStorageError } from "./errors.ts";
+import { requestCaller, requestRealStatus, type StorageHttpStats, storageHttpStats } from "./http-stats.ts";
 import copyObject from "./routes/copy-object.ts";
 import deleteObject from "./routes/delete-object.ts";
 import deleteObjects from "./routes/delete-objects.ts";
@@ -26,6 +27,8 @@ export const STORAGE_PREFIX = "/storage/v1";
 export interface StorageServerOptions extends StorageServiceOptions {
   /** Told of every server error (5xx): code and message only, never a request's values. */
   onServerError?: (e: StorageHttpError) => void;
+  /** Where request counts and latencies go (default: the process's, which the metrics collector reads). */
+  stats?: StorageHttpStats;
 }
 
 /**
@@ -36,6 +39,14 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   const svc = new StorageService(options);
   const app = Fastify({ logger: false, exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
   allowCrossOrigin(app);
+  const stats = options.stats ?? storageHttpStats;
+  app.addHook("onResponse", async (request, reply) => {
+    stats.record(
+      requestRealStatus.get(request) ?? reply.statusCode,
+      reply.elapsedTime,
+      requestCaller.get(request),
+    );
+  });
   app.setErrorHandler((error, request, reply) => {
     const e =
       error instanceof StorageHttpError
@@ -49,13 +60,15 @@ export async function createStorageServer(options: StorageServerOptions): Promis
             )
           : toStorageError(error);
     if (e.status >= 500) options.onServerError?.(e);
+    requestRealStatus.set(request, e.status);
     // An upload refused mid-body leaves bytes unread: the connection cannot carry another request.
     if (!request.raw.complete) reply.header("connection", "close");
     return reply.code(e.httpStatus).type("application/json").send(e.body());
   });
-  app.setNotFoundHandler((_request, reply) =>
-    reply.code(400).send(new StorageHttpError(404, "NotFound", "Route not found").body()),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    requestRealStatus.set(request, 404);
+    return reply.code(400).send(new StorageHttpError(404, "NotFound", "Route not found").body());
+  });
   await app.register(
     async (api) => {
       // Uploads: the body is the file, whatever its type (JSON and text files included), streamed.

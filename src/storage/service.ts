@@ -6,6 +6,7 @@ import { actorFromHeaders, jwtKey } from "./auth.ts";
 import { contentCheck } from "./content-sniff.ts";
 import type { StorageDriver } from "./drivers/driver.ts";
 import { StorageHttpError, storageErrors } from "./errors.ts";
+import { requestCaller } from "./http-stats.ts";
 import * as objects from "./objects.ts";
 import { baseMimeType, bucketId, mimeAllowed, objectName } from "./paths.ts";
 import { parseRange } from "./range.ts";
@@ -67,8 +68,10 @@ export class StorageService {
     this.signedUrlMaxExpiresIn = options.signedUrlMaxExpiresIn ?? 7 * 24 * 3600;
   }
 
-  caller(request: FastifyRequest): Promise<Actor> {
-    return actorFromHeaders(request.headers, this.key);
+  async caller(request: FastifyRequest): Promise<Actor> {
+    const actor = await actorFromHeaders(request.headers, this.key);
+    if (actor.userId !== undefined) requestCaller.set(request, actor.userId);
+    return actor;
   }
 
   /** Runs `fn` in one transaction as `actor`: the policies of storage.objects decide. */

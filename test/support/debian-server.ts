@@ -54,6 +54,8 @@ export function startSystemServer(
     "-c unix_socket_directories=''",
     ...(durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
     "-c max_connections=300",
+    // As the embedded server: the monitoring collector reads pg_stat_statements.
+    "-c shared_preload_libraries=pg_stat_statements",
   ].join(" ");
   const pgCtl = path.join(binDir, "pg_ctl");
   // A server left running by an interrupted run: stop it, so this run starts with its own settings.

@@ -6,6 +6,7 @@ import { SignJWT } from "jose";
 import type pg from "pg";
 import { createRunner } from "../../src/sdk/db.ts";
 import { DiskDriver } from "../../src/storage/drivers/disk.ts";
+import type { StorageHttpStats } from "../../src/storage/http-stats.ts";
 import { createStorageServer, STORAGE_PREFIX } from "../../src/storage/server.ts";
 
 export const JWT_SECRET = "test-secret-of-at-least-32-characters-long";
@@ -44,7 +45,10 @@ export function oggOpus(text = ""): Uint8Array<ArrayBuffer> {
 }
 
 /** The storage service on a loopback port, over a disk folder of its own. */
-export async function startStorage(url: string, options: { signedUrlMaxExpiresIn?: number } = {}) {
+export async function startStorage(
+  url: string,
+  options: { signedUrlMaxExpiresIn?: number; stats?: StorageHttpStats } = {},
+) {
   const root = await mkdtemp(path.join(os.tmpdir(), "vpb-storage-"));
   const driver = new DiskDriver(root);
   const runner = createRunner({ connectionString: url, max: 4, applicationName: "vpb-db storage test" });
