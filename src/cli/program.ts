@@ -3,6 +3,7 @@ import { register as registerBackup } from "./commands/backup.ts";
 import { register as registerBackupVerify } from "./commands/backup-verify.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
 import { register as registerGenTypes } from "./commands/gen-types.ts";
+import { register as registerInspect } from "./commands/inspect.ts";
 import { register as registerKeysGenerate } from "./commands/keys-generate.ts";
 import { register as registerKeysRotate } from "./commands/keys-rotate.ts";
 import { register as registerBaseline } from "./commands/migrate-baseline.ts";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     .configureHelp({ helpWidth: 100 });
   registerStart(program);
   registerDoctor(program);
+  registerInspect(program);
   registerSeed(program);
   registerBackupVerify(registerBackup(program));
   registerRestore(program);
