@@ -18,6 +18,7 @@ export interface Settings {
   VPB_TOKEN_KEYS?: string | undefined;
   VPB_BACKUP_DIR?: string | undefined;
   VPB_STORAGE_PORT?: string | undefined;
+  VPB_DASHBOARD_PORT?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -45,6 +46,8 @@ export interface Config {
   backupDir: string;
   /** Preferred port of the storage service `start` runs; 0 takes any free port. */
   storagePort: number;
+  /** Preferred port of the monitoring dashboard (`start`, `vpb-db dashboard`); 0 takes any free port. */
+  dashboardPort: number;
 }
 
 export const DEFAULTS = {
@@ -56,6 +59,7 @@ export const DEFAULTS = {
   VPB_STATEMENT_TIMEOUT: "0",
   VPB_MIGRATION_LOCK_WAIT: "60s",
   VPB_STORAGE_PORT: "54321",
+  VPB_DASHBOARD_PORT: "54323",
 } as const;
 
 const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
@@ -104,6 +108,18 @@ export function parseConfig(settings: Settings, cwd: string): Config {
   if (!/^\d+$/.test(storagePortText) || storagePort > 65535 || (storagePort > 0 && storagePort < 1024)) {
     problems.push(
       `VPB_STORAGE_PORT must be 0 (any free port) or a port number from 1024 to 65535, got "${storagePortText}"`,
+    );
+  }
+
+  const dashboardPortText = pick("VPB_DASHBOARD_PORT");
+  const dashboardPort = Number(dashboardPortText);
+  if (
+    !/^\d+$/.test(dashboardPortText) ||
+    dashboardPort > 65535 ||
+    (dashboardPort > 0 && dashboardPort < 1024)
+  ) {
+    problems.push(
+      `VPB_DASHBOARD_PORT must be 0 (any free port) or a port number from 1024 to 65535, got "${dashboardPortText}"`,
     );
   }
 
@@ -159,6 +175,7 @@ export function parseConfig(settings: Settings, cwd: string): Config {
       ? path.resolve(cwd, settings.VPB_BACKUP_DIR)
       : path.join(dataDir, "backups"),
     storagePort,
+    dashboardPort,
   };
 }
 

@@ -27,6 +27,7 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_TOKEN_KEYS: env.VPB_TOKEN_KEYS,
     VPB_BACKUP_DIR: env.VPB_BACKUP_DIR,
     VPB_STORAGE_PORT: env.VPB_STORAGE_PORT,
+    VPB_DASHBOARD_PORT: env.VPB_DASHBOARD_PORT,
   };
   return parseConfig(settings, process.cwd());
 }

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { register as registerBackup } from "./commands/backup.ts";
 import { register as registerBackupVerify } from "./commands/backup-verify.ts";
+import { register as registerDashboard } from "./commands/dashboard.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
 import { register as registerGenTypes } from "./commands/gen-types.ts";
 import { register as registerInspect } from "./commands/inspect.ts";
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerStart(program);
   registerDoctor(program);
   registerInspect(program);
+  registerDashboard(program);
   registerSeed(program);
   registerBackupVerify(registerBackup(program));
   registerRestore(program);
