@@ -74,7 +74,8 @@ export interface RunningDashboard {
 export async function serveDashboard(options: DashboardOptions): Promise<RunningDashboard> {
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
-    max: 3,
+    // The page asks for its six panels at once.
+    max: 6,
     application_name: "vpb-db dashboard",
     // A panel's query must not hold a connection for long: the page refreshes anyway.
     statement_timeout: 10_000,
