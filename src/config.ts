@@ -21,6 +21,7 @@ export interface Settings {
   VPB_ALERT_WEBHOOK_URL?: string | undefined;
   VPB_ALERT_WEBHOOK_SECRET?: string | undefined;
   VPB_ALERT_RULES?: string | undefined;
+  VPB_DASHBOARD_PORT?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -52,6 +53,8 @@ export interface Config {
   alertWebhook: { url: string; secret: string } | undefined;
   /** The alert rules file; undefined: the package's database/monitoring/alerts.json. */
   alertRulesFile: string | undefined;
+  /** Preferred port of the monitoring dashboard (`start`, `vpb-db dashboard`); 0 takes any free port. */
+  dashboardPort: number;
 }
 
 export const DEFAULTS = {
@@ -63,6 +66,7 @@ export const DEFAULTS = {
   VPB_STATEMENT_TIMEOUT: "0",
   VPB_MIGRATION_LOCK_WAIT: "60s",
   VPB_STORAGE_PORT: "54321",
+  VPB_DASHBOARD_PORT: "54323",
 } as const;
 
 const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
@@ -111,6 +115,18 @@ export function parseConfig(settings: Settings, cwd: string): Config {
   if (!/^\d+$/.test(storagePortText) || storagePort > 65535 || (storagePort > 0 && storagePort < 1024)) {
     problems.push(
       `VPB_STORAGE_PORT must be 0 (any free port) or a port number from 1024 to 65535, got "${storagePortText}"`,
+    );
+  }
+
+  const dashboardPortText = pick("VPB_DASHBOARD_PORT");
+  const dashboardPort = Number(dashboardPortText);
+  if (
+    !/^\d+$/.test(dashboardPortText) ||
+    dashboardPort > 65535 ||
+    (dashboardPort > 0 && dashboardPort < 1024)
+  ) {
+    problems.push(
+      `VPB_DASHBOARD_PORT must be 0 (any free port) or a port number from 1024 to 65535, got "${dashboardPortText}"`,
     );
   }
 
@@ -188,6 +204,7 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     storagePort,
     alertWebhook,
     alertRulesFile: settings.VPB_ALERT_RULES ? path.resolve(cwd, settings.VPB_ALERT_RULES) : undefined,
+    dashboardPort,
   };
 }
 

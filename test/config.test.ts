@@ -56,3 +56,14 @@ test("redactUrl hides the password and secret-looking parameters", () => {
   assert.match(shown, /sslpassword=\*\*\*/);
   assert.match(shown, /sslmode=require/);
 });
+
+test("VPB_DASHBOARD_PORT: 54323 by default, 0 for any free port, anything else below 1024 refused", () => {
+  assert.equal(parseConfig({}, "/").dashboardPort, 54323);
+  assert.equal(parseConfig({ VPB_DASHBOARD_PORT: "0" }, "/").dashboardPort, 0);
+  for (const bad of ["80", "70000", "web"]) {
+    assert.throws(
+      () => parseConfig({ VPB_DASHBOARD_PORT: bad }, "/"),
+      (e: unknown) => isVpbError(e, "CONFIG_INVALID") && /VPB_DASHBOARD_PORT must be 0/.test(e.message),
+    );
+  }
+});

@@ -30,6 +30,7 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_ALERT_WEBHOOK_URL: env.VPB_ALERT_WEBHOOK_URL,
     VPB_ALERT_WEBHOOK_SECRET: env.VPB_ALERT_WEBHOOK_SECRET,
     VPB_ALERT_RULES: env.VPB_ALERT_RULES,
+    VPB_DASHBOARD_PORT: env.VPB_DASHBOARD_PORT,
   };
   return parseConfig(settings, process.cwd());
 }

@@ -12,6 +12,8 @@ export interface ApiConfig {
   serviceRoleKey: string;
   /** Signs and verifies every JWT (HS256): whoever holds it can act as any user. */
   jwtSecret: string;
+  /** Where `start` or `vpb-db dashboard` last served the dashboard. */
+  dashboardUrl?: string;
 }
 
 export const API_FILE = "api.json";
@@ -20,28 +22,31 @@ export const API_FILE = "api.json";
  * Reads `api.json` from the data folder, or makes it: a random JWT secret (256 bits) and the anon and
  * service_role keys signed with it. An existing secret is kept (the keys apps hold stay valid); keys
  * that do not verify with it are made again. Written aside and renamed over, mode 0600: it holds
- * the secret.
+ * the secret. `url` undefined keeps the file's; `dashboardUrl` is kept unless one is given;
+ * `rotate` makes a new secret.
  */
 export async function ensureApiConfig(
   dataDir: string,
-  url: string,
-  options: { rotate?: boolean } = {},
+  url: string | undefined,
+  update: { dashboardUrl?: string; rotate?: boolean } = {},
 ): Promise<ApiConfig> {
   const file = path.join(dataDir, API_FILE);
   const existing = (await readApiConfig(dataDir)) ?? {};
   // Rotating makes a new secret: every key and user token signed with the old one stops working.
   const jwtSecret =
-    !options.rotate && typeof existing.jwtSecret === "string" && existing.jwtSecret.length >= 32
+    !update.rotate && typeof existing.jwtSecret === "string" && existing.jwtSecret.length >= 32
       ? existing.jwtSecret
       : randomBytes(32).toString("base64url");
   const keyFor = async (role: "anon" | "service_role", held: unknown) =>
     (await verifies(held, jwtSecret, role)) ? (held as string) : signApiKey(role, jwtSecret);
   const config: ApiConfig = {
-    url,
+    url: url ?? (typeof existing.url === "string" ? existing.url : ""),
     anonKey: await keyFor("anon", existing.anonKey),
     serviceRoleKey: await keyFor("service_role", existing.serviceRoleKey),
     jwtSecret,
   };
+  const dashboardUrl = update.dashboardUrl ?? existing.dashboardUrl;
+  if (typeof dashboardUrl === "string") config.dashboardUrl = dashboardUrl;
   const temporary = `${file}.${process.pid}.tmp`;
   await writeFile(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   await chmod(temporary, 0o600);

@@ -1,6 +1,7 @@
 import { chmod, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
+import { type RunningDashboard, serveDashboard } from "../../dashboard/server.ts";
 import { tail } from "../../db/embedded-server.ts";
 import { openTarget, type Target } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
@@ -64,9 +65,19 @@ export function register(program: Command): void {
           `anon key: ${storage.api.anonKey}\n` +
           `service key and JWT secret: ${path.relative(process.cwd(), path.join(config.dataDir, "api.json"))}\n`,
       );
+      let dashboard: RunningDashboard;
+      try {
+        dashboard = await startDashboard(config.dashboardPort, target.url, config.dataDir);
+      } catch (e) {
+        await storage.close();
+        await target.close();
+        throw e;
+      }
+      process.stdout.write(`dashboard: ${dashboard.url}\n`);
       process.stdout.write("Press Ctrl-C to stop.\n");
       const ended = await watch(target);
-      // The storage service goes first: its requests in flight finish while the database still answers.
+      // The HTTP services go first: their requests in flight finish while the database still answers.
+      await dashboard.close();
       await storage.close();
       if (ended.kind === "server-stopped") {
         await target.close();
@@ -77,7 +88,7 @@ export function register(program: Command): void {
         );
       }
       progressLine(
-        `${ended.kind === "signal" ? ended.signal : "parent process gone"}: stopped the storage service, stopping PostgreSQL…`,
+        `${ended.kind === "signal" ? ended.signal : "parent process gone"}: stopped the dashboard and the storage service, stopping PostgreSQL…`,
       );
       await target.close();
       progressLine("stopped.");
@@ -98,6 +109,18 @@ async function startStorage(port: number, databaseUrl: string, dataDir: string):
     if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || port === 0) throw e;
     progressLine(`storage: port ${port} is busy, taking a free one`);
     return await serveStorage({ ...options, port: 0 });
+  }
+}
+
+/** The dashboard on its preferred port, or any free one when that is taken (printed either way). */
+async function startDashboard(port: number, databaseUrl: string, dataDir: string): Promise<RunningDashboard> {
+  const options = { databaseUrl, dataDir, host: "127.0.0.1" };
+  try {
+    return await serveDashboard({ ...options, port });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || port === 0) throw e;
+    progressLine(`dashboard: port ${port} is busy, taking a free one`);
+    return await serveDashboard({ ...options, port: 0 });
   }
 }
 

@@ -1,0 +1,35 @@
+import type { FastifyReply } from "fastify";
+
+export const DEFAULT_HOURS = 6;
+export const MAX_HOURS = 24 * 30;
+/** Series have at most this many buckets: one a minute up to 12 hours, wider beyond. */
+const MAX_POINTS = 720;
+
+export interface Window {
+  hours: number;
+  /** PostgreSQL interval text of the window, $1 of the queries. */
+  interval: string;
+  bucketMinutes: number;
+  /** PostgreSQL interval text of a bucket. */
+  bucket: string;
+}
+
+/** `?hours=` (1 to 720, default 6), or a 400 sent and undefined returned. */
+export function windowParam(query: unknown, reply: FastifyReply): Window | undefined {
+  const text = (query as { hours?: unknown }).hours;
+  const hours =
+    text === undefined
+      ? DEFAULT_HOURS
+      : typeof text === "string" && /^\d{1,4}$/.test(text)
+        ? Number(text)
+        : 0;
+  if (hours < 1 || hours > MAX_HOURS) {
+    void reply.code(400).send({
+      error: "invalid_argument",
+      message: `hours must be a whole number from 1 to ${MAX_HOURS}.`,
+    });
+    return undefined;
+  }
+  const bucketMinutes = Math.max(1, Math.ceil((hours * 60) / MAX_POINTS));
+  return { hours, interval: `${hours} hours`, bucketMinutes, bucket: `${bucketMinutes} minutes` };
+}
