@@ -9,7 +9,7 @@ import { chromium } from "playwright-core";
 import { serveDashboard } from "../src/dashboard/server.ts";
 import type { ApiConfig } from "../src/storage/api-config.ts";
 import { client, createDatabase, MAJOR, ROOT } from "./support/harness.ts";
-import { insertAlerts, insertCollectorMetrics, provideContractSchema, USERS } from "./support/monitoring.ts";
+import { insertAlerts, insertCollectorMetrics, USERS } from "./support/monitoring.ts";
 
 /** Debian's Chromium (installed by .ci/run); playwright-core drives it, no browser download. */
 const CHROMIUM = process.env.VPB_TEST_CHROMIUM ?? "/usr/bin/chromium";
@@ -76,7 +76,6 @@ test(
     );
     const db = await createDatabase();
     const c = await client(db.url);
-    await provideContractSchema(c);
     await insertCollectorMetrics(c);
     await insertAlerts(c);
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-dashboard-browser-"));
@@ -186,7 +185,7 @@ test(
 
       // It refreshes on its own: a new alert shows without a reload.
       await c.query(
-        "insert into private.alerts (rule, subject, state, severity, summary) values ('error_spike', '23505', 'firing', 'critical', 'errors spiking')",
+        "insert into private.alerts (rule, subject, state, severity, summary, fired_at, last_seen_at) values ('error_spike', '23505', 'firing', 'critical', 'errors spiking', now(), now())",
       );
       await page.waitForFunction(
         () => document.querySelectorAll("#alerts tbody tr").length === 4,

@@ -8,13 +8,7 @@ import { type RunningDashboard, serveDashboard } from "../src/dashboard/server.t
 import { type ApiConfig, ensureApiConfig } from "../src/storage/api-config.ts";
 import { jwtKey } from "../src/storage/auth.ts";
 import { client, createDatabase } from "./support/harness.ts";
-import {
-  insertAlerts,
-  insertCollectorMetrics,
-  provideContractSchema,
-  USER_SECRET,
-  USERS,
-} from "./support/monitoring.ts";
+import { insertAlerts, insertCollectorMetrics, USER_SECRET, USERS } from "./support/monitoring.ts";
 
 const API_PATHS = [
   "/api/queries/series",
@@ -32,7 +26,6 @@ let api: ApiConfig;
 before(async () => {
   const db = await createDatabase();
   const c = await client(db.url);
-  await provideContractSchema(c);
   await insertCollectorMetrics(c);
   await insertAlerts(c);
   // A user's content in the app's own tables: nothing of it may reach the dashboard.

@@ -3,32 +3,6 @@ import type pg from "pg";
 /** Stands for a user's content or a statement's value: no dashboard page or API may show it. */
 export const USER_SECRET = "dashboard-user-secret-4c1e";
 
-/**
- * TEST SETUP ONLY, until the collector's migrations land: what /work/notes/metrics-contract.md
- * promises that this branch's schema lacks yet. private.alerts exactly as the contract gives it, and
- * the 'usd' unit that migration 015 adds to performance_metrics' check.
- */
-export async function provideContractSchema(c: pg.Client): Promise<void> {
-  await c.query(`
-    create table if not exists private.alerts (
-      id uuid primary key default gen_random_uuid(),
-      rule text not null check (rule in ('storage_quota', 'slow_query', 'error_spike', 'unusual_access', 'test')),
-      subject text not null,
-      state text not null check (state in ('firing', 'resolved')),
-      severity text not null check (severity in ('warning', 'critical')),
-      summary text not null,
-      details jsonb not null default '{}',
-      fired_at timestamptz not null default now(),
-      last_seen_at timestamptz not null default now(),
-      resolved_at timestamptz
-    );
-    create unique index if not exists alerts_one_firing on private.alerts (rule, subject) where state = 'firing';
-    alter table public.performance_metrics drop constraint performance_metrics_unit_check;
-    alter table public.performance_metrics add constraint performance_metrics_unit_check
-      check (unit in ('ms', 'bytes', 'count', 'percent', 'rows', 'usd'));
-  `);
-}
-
 export const USERS = {
   near: "11111111-1111-4111-8111-111111111111",
   over: "22222222-2222-4222-8222-222222222222",
