@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type pg from "pg";
+import { becomeActor } from "./support/actors.ts";
 import { client, createDatabase } from "./support/harness.ts";
 import { insert, project, user } from "./support/rows.ts";
 import { jwt, objectRows, startStorage, webmBytes } from "./support/storage.ts";
@@ -197,6 +198,35 @@ describe("storage over HTTP with @supabase/storage-js", () => {
     const read = await bucketOf("stranger").download(name);
     assert.equal((read.error as { status?: number } | null)?.status, 400);
     assert.equal((await bucketOf("stranger").exists(name)).data, false);
+  });
+
+  test("a row of one's own naming another object's version is refused, so the service never serves that file to its writer", async () => {
+    const own = (await project(c, ids.stranger as string)).id;
+    const name = pathOf("owner", "confidential.webm");
+    assert.equal((await bucketOf("owner").upload(name, webm(bytes(3000, 9)))).error, null);
+    const version = (await objectRows(c)).find((r) => r.name === name)?.version;
+    assert.ok(version);
+    // The attack, as raw SQL in PostgREST's form: the stranger's role and claims.
+    const stolen = `${ids.stranger}/${own}/${Date.now()}_stolen.webm`;
+    let refused: { code?: string } | undefined;
+    await c.query("begin");
+    try {
+      await becomeActor(c, "stranger", ids.stranger);
+      await c.query("insert into storage.objects (bucket_id, name, version) values ($1, $2, $3)", [
+        BUCKET,
+        stolen,
+        version,
+      ]);
+      await c.query("commit");
+    } catch (e) {
+      refused = e as { code?: string };
+      await c.query("rollback");
+    }
+    const read = await bucketOf("stranger").download(stolen);
+    assert.equal(read.data, null, "the stranger downloaded the owner's file");
+    assert.equal(read.error?.statusCode, "404");
+    assert.equal(refused?.code, "42501");
+    assert.equal((await bucketOf("owner").download(name)).error, null);
   });
 
   test("a type the bucket refuses is 415 and an oversize body 413, with or without Content-Length; nothing is left", async () => {
