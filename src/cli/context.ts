@@ -27,6 +27,14 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_TOKEN_KEYS: env.VPB_TOKEN_KEYS,
     VPB_BACKUP_DIR: env.VPB_BACKUP_DIR,
     VPB_STORAGE_PORT: env.VPB_STORAGE_PORT,
+    VPB_STORAGE_DRIVER: env.VPB_STORAGE_DRIVER,
+    VPB_S3_BUCKET: env.VPB_S3_BUCKET,
+    VPB_S3_REGION: env.VPB_S3_REGION,
+    VPB_S3_ENDPOINT: env.VPB_S3_ENDPOINT,
+    VPB_S3_FORCE_PATH_STYLE: env.VPB_S3_FORCE_PATH_STYLE,
+    VPB_S3_PREFIX: env.VPB_S3_PREFIX,
+    VPB_S3_ACCESS_KEY_ID: env.VPB_S3_ACCESS_KEY_ID,
+    VPB_S3_SECRET_ACCESS_KEY: env.VPB_S3_SECRET_ACCESS_KEY,
   };
   return parseConfig(settings, process.cwd());
 }
