@@ -22,6 +22,28 @@ export interface Settings {
   VPB_ALERT_WEBHOOK_SECRET?: string | undefined;
   VPB_ALERT_RULES?: string | undefined;
   VPB_DASHBOARD_PORT?: string | undefined;
+  VPB_STORAGE_DRIVER?: string | undefined;
+  VPB_S3_BUCKET?: string | undefined;
+  VPB_S3_REGION?: string | undefined;
+  VPB_S3_ENDPOINT?: string | undefined;
+  VPB_S3_FORCE_PATH_STYLE?: string | undefined;
+  VPB_S3_PREFIX?: string | undefined;
+  VPB_S3_ACCESS_KEY_ID?: string | undefined;
+  VPB_S3_SECRET_ACCESS_KEY?: string | undefined;
+}
+
+/** Where the storage service keeps object bytes. */
+export type StorageBackend = { driver: "disk" } | { driver: "s3"; s3: S3Settings };
+
+export interface S3Settings {
+  bucket: string;
+  region: string;
+  /** An S3-compatible server's URL; undefined for AWS. */
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+  prefix: string;
+  /** Undefined: the AWS SDK's default credential chain. Never printed. */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -55,6 +77,8 @@ export interface Config {
   alertRulesFile: string | undefined;
   /** Preferred port of the monitoring dashboard (`start`, `vpb-db dashboard`); 0 takes any free port. */
   dashboardPort: number;
+  /** The storage service's driver: disk under the data folder, or an S3 bucket. */
+  storage: StorageBackend;
 }
 
 export const DEFAULTS = {
@@ -67,6 +91,9 @@ export const DEFAULTS = {
   VPB_MIGRATION_LOCK_WAIT: "60s",
   VPB_STORAGE_PORT: "54321",
   VPB_DASHBOARD_PORT: "54323",
+  VPB_STORAGE_DRIVER: "disk",
+  VPB_S3_REGION: "us-east-1",
+  VPB_S3_FORCE_PATH_STYLE: "false",
 } as const;
 
 const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
@@ -167,6 +194,7 @@ export function parseConfig(settings: Settings, cwd: string): Config {
   } else if (hookSecret) {
     problems.push("VPB_ALERT_WEBHOOK_SECRET is set without VPB_ALERT_WEBHOOK_URL");
   }
+  const storage = parseStorage(settings, pick, problems);
 
   const appMigrations = settings.VPB_APP_MIGRATIONS_DIR
     ? path.resolve(cwd, settings.VPB_APP_MIGRATIONS_DIR)
@@ -205,6 +233,64 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     alertWebhook,
     alertRulesFile: settings.VPB_ALERT_RULES ? path.resolve(cwd, settings.VPB_ALERT_RULES) : undefined,
     dashboardPort,
+    storage,
+  };
+}
+
+/** VPB_STORAGE_DRIVER and, for s3, the VPB_S3_* variables; a problem names the variable, never a key. */
+function parseStorage(
+  settings: Settings,
+  pick: (key: "VPB_STORAGE_DRIVER" | "VPB_S3_REGION" | "VPB_S3_FORCE_PATH_STYLE") => string,
+  problems: string[],
+): StorageBackend {
+  const driver = pick("VPB_STORAGE_DRIVER");
+  if (driver === "disk") return { driver: "disk" };
+  if (driver !== "s3") {
+    problems.push(`VPB_STORAGE_DRIVER must be disk or s3, got "${driver}"`);
+    return { driver: "disk" };
+  }
+  const bucket = settings.VPB_S3_BUCKET ?? "";
+  // S3's bucket naming rules (3-63 lower-case letters, digits, dots and hyphens).
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+    problems.push(`VPB_S3_BUCKET must be an S3 bucket name (VPB_STORAGE_DRIVER=s3), got "${bucket}"`);
+  const region = pick("VPB_S3_REGION");
+  if (!/^[a-z0-9-]{1,40}$/.test(region))
+    problems.push(`VPB_S3_REGION must be a region name, got "${region}"`);
+  let endpoint: string | undefined;
+  if (settings.VPB_S3_ENDPOINT) {
+    try {
+      const url = new URL(settings.VPB_S3_ENDPOINT);
+      if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("scheme");
+      if (url.username || url.password) throw new Error("credentials");
+      endpoint = settings.VPB_S3_ENDPOINT;
+    } catch {
+      problems.push("VPB_S3_ENDPOINT must be an http:// or https:// URL without credentials");
+    }
+  }
+  const pathStyle = pick("VPB_S3_FORCE_PATH_STYLE");
+  if (pathStyle !== "true" && pathStyle !== "false")
+    problems.push(`VPB_S3_FORCE_PATH_STYLE must be true or false, got "${pathStyle}"`);
+  const prefix = settings.VPB_S3_PREFIX ?? "";
+  if (!/^([A-Za-z0-9_.-]+\/)*$/.test(prefix) || prefix.length > 200)
+    problems.push(
+      `VPB_S3_PREFIX must be empty or folder names each ending in /, such as vpb/, got "${prefix}"`,
+    );
+  const accessKeyId = settings.VPB_S3_ACCESS_KEY_ID ?? "";
+  const secretAccessKey = settings.VPB_S3_SECRET_ACCESS_KEY ?? "";
+  if ((accessKeyId === "") !== (secretAccessKey === ""))
+    problems.push(
+      "VPB_S3_ACCESS_KEY_ID and VPB_S3_SECRET_ACCESS_KEY go together: set both, or neither for the AWS default credentials",
+    );
+  return {
+    driver: "s3",
+    s3: {
+      bucket,
+      region,
+      endpoint,
+      forcePathStyle: pathStyle === "true",
+      prefix,
+      credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 // Issue 11: each attack a hostile signed-in user made through the API, replayed in its own form (SQL as
 // the `authenticated` role with the claims PostgREST sets), and shown closed.
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { before, test } from "node:test";
 import type pg from "pg";
 import { createDb } from "../src/sdk/index.ts";
@@ -574,6 +575,65 @@ test("near-miss: a storage object's owner, owner_id and metadata cannot be forge
     mine,
   ]);
   assert.deepEqual(after.rows[0], { owner: me.id, version: "v2", metadata: { size: 20 } });
+});
+
+test("attack 11: a row of one's own cannot name another object's version (its file), even after that row is gone", async () => {
+  const victim = await user(c);
+  const attacker = await user(c);
+  const victimProject = await project(c, victim.id);
+  const own = await project(c, attacker.id);
+  const version = randomUUID();
+  const victimName = audioPath(victim.id, victimProject.id, "secret.webm");
+  await asActor(c, "owner", victim.id, async () => {
+    await c.query(
+      "insert into storage.objects (bucket_id, name, version, metadata) values ('audio-recordings', $1, $2, '{\"size\": 5}')",
+      [victimName, version],
+    );
+    await c.query("commit");
+  });
+  const stolen = audioPath(attacker.id, own.id, "stolen.webm");
+  const inserted = await attack(
+    attacker.id,
+    `insert into storage.objects (bucket_id, name, version, metadata)
+     values ('audio-recordings', $1, $2, '{"size": 5}')`,
+    [stolen, version],
+  );
+  assert.equal(inserted.code, "42501", inserted.message);
+  assert.match(inserted.message, /version names bytes that are already stored/);
+  // Nor by pointing a row of one's own at it, nor by an upsert.
+  const mine = audioPath(attacker.id, own.id, "mine.webm");
+  await asActor(c, "owner", attacker.id, async () => {
+    await c.query(
+      "insert into storage.objects (bucket_id, name, version) values ('audio-recordings', $1, $2)",
+      [mine, randomUUID()],
+    );
+    await c.query("commit");
+  });
+  const updated = await attack(attacker.id, "update storage.objects set version = $2 where name = $1", [
+    mine,
+    version,
+  ]);
+  assert.equal(updated.code, "42501", updated.message);
+  const upserted = await attack(
+    attacker.id,
+    `insert into storage.objects (bucket_id, name, version) values ('audio-recordings', $1, $2)
+     on conflict (bucket_id, name) do update set version = excluded.version`,
+    [mine, version],
+  );
+  assert.equal(upserted.code, "42501", upserted.message);
+  // The victim's row gone, its file may linger until the sweep: the version stays claimed.
+  await c.query("begin");
+  await c.query("select set_config('storage.allow_delete_query', 'true', true)");
+  await c.query("delete from storage.objects where name = $1", [victimName]);
+  await c.query("commit");
+  const later = await attack(
+    attacker.id,
+    "insert into storage.objects (bucket_id, name, version) values ('audio-recordings', $1, $2)",
+    [stolen, version],
+  );
+  assert.equal(later.code, "42501", later.message);
+  const named = await c.query("select name from storage.objects where version = $1", [version]);
+  assert.equal(named.rowCount, 0);
 });
 
 test("near-miss (SDK): session settings made by app SQL in a service transaction reach no later user", async () => {

@@ -67,3 +67,61 @@ test("VPB_DASHBOARD_PORT: 54323 by default, 0 for any free port, anything else b
     );
   }
 });
+
+test("storage driver: disk by default; s3 from VPB_S3_*, every problem named, no key echoed", () => {
+  assert.deepEqual(parseConfig({}, "/").storage, { driver: "disk" });
+  const s3 = parseConfig(
+    {
+      VPB_STORAGE_DRIVER: "s3",
+      VPB_S3_BUCKET: "vpb-audio",
+      VPB_S3_ENDPOINT: "http://127.0.0.1:9000",
+      VPB_S3_FORCE_PATH_STYLE: "true",
+      VPB_S3_PREFIX: "prod/",
+      VPB_S3_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      VPB_S3_SECRET_ACCESS_KEY: "wJalrXUtnFEMI",
+    },
+    "/",
+  ).storage;
+  assert.deepEqual(s3, {
+    driver: "s3",
+    s3: {
+      bucket: "vpb-audio",
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:9000",
+      forcePathStyle: true,
+      prefix: "prod/",
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI" },
+    },
+  });
+  assert.throws(
+    () =>
+      parseConfig(
+        {
+          VPB_STORAGE_DRIVER: "s3",
+          VPB_S3_BUCKET: "Not_A_Bucket",
+          VPB_S3_ENDPOINT: "ftp://user:wJalrXUtnFEMI@host",
+          VPB_S3_FORCE_PATH_STYLE: "yes",
+          VPB_S3_PREFIX: "../x",
+          VPB_S3_SECRET_ACCESS_KEY: "wJalrXUtnFEMI",
+        },
+        "/",
+      ),
+    (e: unknown) => {
+      assert.ok(isVpbError(e, "CONFIG_INVALID"));
+      for (const name of [
+        "VPB_S3_BUCKET",
+        "VPB_S3_ENDPOINT",
+        "VPB_S3_FORCE_PATH_STYLE",
+        "VPB_S3_PREFIX",
+        "VPB_S3_ACCESS_KEY_ID",
+      ])
+        assert.match(e.message, new RegExp(name));
+      assert.doesNotMatch(e.message, /wJalrXUtnFEMI/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => parseConfig({ VPB_STORAGE_DRIVER: "ftp" }, "/"),
+    /VPB_STORAGE_DRIVER must be disk or s3/,
+  );
+});

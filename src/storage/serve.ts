@@ -1,8 +1,9 @@
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
+import type { StorageBackend } from "../config.ts";
 import { createRunner } from "../sdk/db.ts";
 import { type ApiConfig, ensureApiConfig } from "./api-config.ts";
-import { DiskDriver } from "./drivers/disk.ts";
+import { openDriver } from "./drivers/select.ts";
 import { createStorageServer, STORAGE_PREFIX } from "./server.ts";
 
 /** Where the disk driver keeps the files: `storage/` in the data folder. */
@@ -18,6 +19,8 @@ export interface ServeOptions {
   host: string;
   /** 0 takes any free port. */
   port: number;
+  /** Where the bytes go (default: disk, under the data folder's storage/). */
+  storage?: StorageBackend;
   onServerError?: (message: string) => void;
 }
 
@@ -35,13 +38,14 @@ export interface RunningStorage {
 export async function serveStorage(options: ServeOptions): Promise<RunningStorage> {
   const runner = createRunner({ connectionString: options.databaseUrl, applicationName: "vpb-db storage" });
   let app: FastifyInstance | undefined;
+  const driver = await openDriver(options.storage ?? { driver: "disk" }, storageRoot(options.dataDir));
   try {
     // The secret must exist before the server verifies a token; the URL is fixed once the port is known.
     const provisional = await ensureApiConfig(options.dataDir, "");
     app = await createStorageServer({
       runner,
       jwtSecret: provisional.jwtSecret,
-      driver: new DiskDriver(storageRoot(options.dataDir)),
+      driver,
       onServerError: (e) => options.onServerError?.(`${e.code}: ${e.message}`),
     });
     await app.listen({ host: options.host, port: options.port });
@@ -56,11 +60,13 @@ export async function serveStorage(options: ServeOptions): Promise<RunningStorag
       async close() {
         await server.close();
         await runner.pool.end();
+        driver.close?.();
       },
     };
   } catch (e) {
     await app?.close().catch(() => {});
     await runner.pool.end().catch(() => {});
+    driver.close?.();
     throw e;
   }
 }

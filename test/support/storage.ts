@@ -1,13 +1,18 @@
-import { mkdtemp, readdir } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { CreateMultipartUploadCommand, UploadPartCommand } from "@aws-sdk/client-s3";
 import { StorageClient } from "@supabase/storage-js";
 import { SignJWT } from "jose";
 import type pg from "pg";
 import { createRunner } from "../../src/sdk/db.ts";
 import { DiskDriver } from "../../src/storage/drivers/disk.ts";
+import type { StorageDriver } from "../../src/storage/drivers/driver.ts";
+import { S3Driver } from "../../src/storage/drivers/s3.ts";
 import type { StorageHttpStats } from "../../src/storage/http-stats.ts";
 import { createStorageServer, STORAGE_PREFIX } from "../../src/storage/server.ts";
+import { startS3 } from "./s3.ts";
 
 export const JWT_SECRET = "test-secret-of-at-least-32-characters-long";
 const key = new TextEncoder().encode(JWT_SECRET);
@@ -44,13 +49,75 @@ export function oggOpus(text = ""): Uint8Array<ArrayBuffer> {
   return new Uint8Array(Buffer.concat([head, Buffer.from(text)]));
 }
 
-/** The storage service on a loopback port, over a disk folder of its own. */
+/** The drivers every driver-independent storage test runs against. */
+export const DRIVERS = ["disk", "s3"] as const;
+export type DriverKind = (typeof DRIVERS)[number];
+
+/** A driver of that kind: a disk folder of its own, or a bucket on an s3rver of its own. */
+export async function startDriver(kind: DriverKind, options: { partSize?: number } = {}) {
+  if (kind === "disk") {
+    const driver = new DiskDriver(await mkdtemp(path.join(os.tmpdir(), "vpb-storage-")));
+    const list = async (dir: string) =>
+      (await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []))
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+        .sort();
+    return {
+      driver: driver as StorageDriver,
+      /** Every stored object (by key) and every upload in flight (temporary files). */
+      files: async () => ({ objects: await list(driver.objectsDir), tmp: await list(driver.tmpDir) }),
+      /** What a crash mid-upload leaves: a temporary file. */
+      async leaveHalfUpload() {
+        await mkdir(driver.tmpDir, { recursive: true });
+        await writeFile(path.join(driver.tmpDir, `${randomUUID()}.part`), "half an upload");
+      },
+      async close() {},
+    };
+  }
+  const s3 = await startS3();
+  const driver = new S3Driver({
+    ...s3.settings,
+    ...(options.partSize ? { partSize: options.partSize } : {}),
+  });
+  return {
+    driver: driver as StorageDriver,
+    files: async () => {
+      const objects: string[] = [];
+      for await (const o of driver.list()) objects.push(o.key);
+      return { objects: objects.sort(), tmp: await s3.uploadsInFlight() };
+    },
+    /** What a crash mid-upload leaves: a multipart upload begun, one part sent, never completed. */
+    async leaveHalfUpload() {
+      const Key = `${BUCKET_OF_TESTS}/${randomUUID()}`;
+      const { UploadId } = await driver.client.send(
+        new CreateMultipartUploadCommand({ Bucket: s3.settings.bucket, Key }),
+      );
+      await driver.client.send(
+        new UploadPartCommand({ Bucket: s3.settings.bucket, Key, UploadId, PartNumber: 1, Body: "half" }),
+      );
+    },
+    async close() {
+      driver.close();
+      await s3.close();
+    },
+  };
+}
+
+const BUCKET_OF_TESTS = "audio-recordings";
+
+/** The storage service on a loopback port, over a disk folder or an S3 bucket of its own. */
 export async function startStorage(
   url: string,
-  options: { signedUrlMaxExpiresIn?: number; stats?: StorageHttpStats } = {},
+  options: {
+    signedUrlMaxExpiresIn?: number;
+    driver?: DriverKind;
+    partSize?: number;
+    stats?: StorageHttpStats;
+  } = {},
 ) {
-  const root = await mkdtemp(path.join(os.tmpdir(), "vpb-storage-"));
-  const driver = new DiskDriver(root);
+  const { driver: kind = "disk", partSize, ...serviceOptions } = options;
+  const store = await startDriver(kind, partSize ? { partSize } : {});
+  const driver = store.driver;
   const runner = createRunner({ connectionString: url, max: 4, applicationName: "vpb-db storage test" });
   const serverErrors: Error[] = [];
   const app = await createStorageServer({
@@ -58,7 +125,7 @@ export async function startStorage(
     jwtSecret: JWT_SECRET,
     driver,
     onServerError: (e) => serverErrors.push(e),
-    ...options,
+    ...serviceOptions,
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
@@ -67,11 +134,13 @@ export async function startStorage(
   const anonKey = await jwt({ role: "anon" });
   return {
     base,
+    kind,
     driver,
-    /** Stops the server and its pool: call in the file's after hook. */
+    /** Stops the server, its pool and its store: call in the file's after hook. */
     async close() {
       await app.close();
       await runner.pool.end();
+      await store.close();
     },
     serverErrors,
     anonKey,
@@ -79,15 +148,9 @@ export async function startStorage(
     storage(token: string) {
       return new StorageClient(base, { apikey: anonKey, Authorization: `Bearer ${token}` });
     },
-    /** Every file under the driver's folders: objects (by key) and temporary uploads. */
-    async files(): Promise<{ objects: string[]; tmp: string[] }> {
-      const list = async (dir: string) =>
-        (await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []))
-          .filter((e) => e.isFile())
-          .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
-          .sort();
-      return { objects: await list(driver.objectsDir), tmp: await list(driver.tmpDir) };
-    },
+    /** Every stored object (by key) and every upload in flight (temporary files, unfinished multipart uploads). */
+    files: store.files,
+    leaveHalfUpload: store.leaveHalfUpload,
   };
 }
 

@@ -1,6 +1,7 @@
 import { chmod, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
+import type { StorageBackend } from "../../config.ts";
 import { type RunningDashboard, serveDashboard } from "../../dashboard/server.ts";
 import { tail } from "../../db/embedded-server.ts";
 import { openTarget, type Target } from "../../db/target.ts";
@@ -55,7 +56,7 @@ export function register(program: Command): void {
       }
       let storage: RunningStorage;
       try {
-        storage = await startStorage(config.storagePort, target.url, config.dataDir);
+        storage = await startStorage(config.storagePort, target.url, config.dataDir, config.storage);
       } catch (e) {
         await target.close();
         throw e;
@@ -96,10 +97,16 @@ export function register(program: Command): void {
 }
 
 /** The storage service on its preferred port, or any free one when that is taken (printed either way). */
-async function startStorage(port: number, databaseUrl: string, dataDir: string): Promise<RunningStorage> {
+async function startStorage(
+  port: number,
+  databaseUrl: string,
+  dataDir: string,
+  storage: StorageBackend,
+): Promise<RunningStorage> {
   const options = {
     databaseUrl,
     dataDir,
+    storage,
     host: "127.0.0.1",
     onServerError: (m: string) => progressLine(`storage: ${m}`),
   };

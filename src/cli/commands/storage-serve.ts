@@ -33,6 +33,7 @@ export function register(storage: Command): void {
           dataDir: config.dataDir,
           host: flags.host,
           port,
+          storage: config.storage,
           onServerError: (m) => progressLine(`storage: ${m}`),
         });
       } catch (e) {

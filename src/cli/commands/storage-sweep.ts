@@ -3,7 +3,7 @@ import { parseDuration } from "../../config.ts";
 import { openTarget } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
 import { createRunner } from "../../sdk/db.ts";
-import { DiskDriver } from "../../storage/drivers/disk.ts";
+import { openDriver } from "../../storage/drivers/select.ts";
 import { storageRoot } from "../../storage/serve.ts";
 import { sweepStorage } from "../../storage/sweep.ts";
 import { closeOnSignal, loadConfig, progressLine } from "../context.ts";
@@ -34,8 +34,9 @@ export function register(storage: Command): void {
         max: 2,
         applicationName: "vpb-db storage sweep",
       });
+      const driver = await openDriver(config.storage, storageRoot(config.dataDir));
       try {
-        const report = await sweepStorage(runner, new DiskDriver(storageRoot(config.dataDir)), { graceMs });
+        const report = await sweepStorage(runner, driver, { graceMs });
         process.stdout.write(
           flags.json
             ? `${JSON.stringify(report)}\n`
@@ -43,6 +44,7 @@ export function register(storage: Command): void {
                 `${report.orphanRows} rows without a file, ${report.tempFiles} temporary files removed\n`,
         );
       } finally {
+        driver.close?.();
         await runner.pool.end();
         release();
         await target.close();
