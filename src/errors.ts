@@ -41,6 +41,12 @@ export const ERROR_CODES = {
   RESTORE_TARGET_EXISTS: "the restore folder exists and is not empty",
   RESTORE_FAILED: "the restored server did not recover to the target",
   VERIFY_FAILED: "a restored backup failed a check",
+  EXPORT_TARGET_EXISTS: "the export folder already exists",
+  EXPORT_PRIVILEGES: "the role may not read every row of the app's tables",
+  EXPORT_INVALID: "the folder is not a complete export this version can import",
+  IMPORT_TARGET_NOT_EMPTY: "the database to import into already holds rows",
+  IMPORT_MIGRATIONS_MISMATCH: "the database's migration state differs from the export's",
+  IMPORT_MISMATCH: "imported rows or files differ from the export's manifest",
   // The data API (SDK and Auth.js adapter): mapped from SQLSTATE by fromDatabaseError below.
   NOT_FOUND: "the row does not exist or this user cannot see it",
   FORBIDDEN: "the row-level security policies refuse this user",

@@ -2,7 +2,9 @@ import { Command } from "commander";
 import { register as registerBackup } from "./commands/backup.ts";
 import { register as registerBackupVerify } from "./commands/backup-verify.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
+import { register as registerExport } from "./commands/export.ts";
 import { register as registerGenTypes } from "./commands/gen-types.ts";
+import { register as registerImport } from "./commands/import.ts";
 import { register as registerKeysGenerate } from "./commands/keys-generate.ts";
 import { register as registerKeysRotate } from "./commands/keys-rotate.ts";
 import { register as registerBaseline } from "./commands/migrate-baseline.ts";
@@ -32,6 +34,8 @@ export function buildProgram(): Command {
   registerSeed(program);
   registerBackupVerify(registerBackup(program));
   registerRestore(program);
+  registerExport(program);
+  registerImport(program);
   const gen = program.command("gen").description("generate code from the schema");
   registerGenTypes(gen);
   const keys = program.command("keys").description("the keys that encrypt the stored OAuth tokens");
