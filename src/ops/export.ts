@@ -28,7 +28,7 @@ import { USER_SCOPE } from "./export-user-scope.ts";
 
 /** Where a long export or import stands: enough for a progress line with a rate and an ETA. */
 export interface TransferProgress {
-  phase: "tables" | "files" | "digests";
+  phase: "tables" | "files" | "digests" | "indexes";
   /** The table or file just finished. */
   item: string;
   itemsDone: number;

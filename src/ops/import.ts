@@ -21,6 +21,7 @@ import {
   pinSession,
   type TableInfo,
 } from "./export-format.ts";
+import { dropIndexes } from "./import-indexes.ts";
 
 export interface ImportOptions {
   url: string;
@@ -45,6 +46,8 @@ export interface ImportResult {
   ms: number;
   /** How triggers were kept from firing during the load. */
   triggerMode: "replica" | "disable";
+  /** False when something depended on an index or key, so the rows were loaded with them in place. */
+  indexesRebuilt: boolean;
   /** Set when the database was first migrated up to the export's state. */
   migratedTo?: string;
 }
@@ -94,6 +97,7 @@ export async function importExport(options: ImportOptions): Promise<ImportResult
       await client.query("select set_config('storage.allow_delete_query', 'true', true)");
       await client.query("delete from storage.buckets");
     }
+    const rebuild = await withoutIndexes(client, [...targets.keys()]);
     const silenced = await silenceTriggers(client, targets, options.triggers ?? "auto");
     const triggerMode = silenced.mode;
 
@@ -113,6 +117,12 @@ export async function importExport(options: ImportOptions): Promise<ImportResult
       );
       rows += sink.rowCount;
       progress("tables", t.name, i + 1, manifest.tables.length);
+    }
+    // Sorting builds them far faster than the load could have filled them; foreign keys validate here.
+    await client.query("set local maintenance_work_mem = '256MB'");
+    for (const [i, statement] of (rebuild ?? []).entries()) {
+      await client.query(statement);
+      progress("indexes", `${i + 1} of ${rebuild?.length}`, i + 1, rebuild?.length ?? 0);
     }
     for (const s of manifest.sequences) {
       await client.query("select setval($1::regclass, $2::bigint, $3)", [s.name, s.lastValue, s.isCalled]);
@@ -186,6 +196,7 @@ export async function importExport(options: ImportOptions): Promise<ImportResult
       bytes: bytesDone,
       ms: performance.now() - started,
       triggerMode,
+      indexesRebuilt: rebuild !== undefined,
       ...(migratedTo ? { migratedTo } : {}),
     };
   } catch (e) {
@@ -314,6 +325,21 @@ async function refuseNonEmpty(client: pg.Client, targets: Map<string, TableInfo>
       `The database already holds rows in ${full.slice(0, 5).join(", ")}${full.length > 5 ? ` and ${full.length - 5} more tables` : ""}; import loads only into an empty database.`,
       "Create a new database, run vpb-db migrate up on it, and import there.",
     );
+  }
+}
+
+/** Drops the indexes and keys for the load (see dropIndexes); undefined when something depends on them. */
+async function withoutIndexes(client: pg.Client, tables: string[]): Promise<string[] | undefined> {
+  await client.query("savepoint before_indexes");
+  try {
+    const rebuild = await dropIndexes(client, tables);
+    await client.query("release savepoint before_indexes");
+    return rebuild;
+  } catch (e) {
+    // 2BP01: another object depends on a key. Anything else is a real failure.
+    if ((e as { code?: string }).code !== "2BP01") throw e;
+    await client.query("rollback to savepoint before_indexes");
+    return undefined;
   }
 }
 
