@@ -212,7 +212,8 @@ async function main(): Promise<void> {
       "## Export and import (`npm run bench:export`)",
       "",
       `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), Node ${process.version}, embedded PostgreSQL 17, scale ${SCALE}: ` +
-        `${m.tables.length} tables, ${rows} rows, ${(bytes / 1e6).toFixed(0)} MB of binary COPY, no storage files. ${RUNS} runs each, alternating: median (min–max). Ratio = plain time / vpb-db time.`,
+        `${m.tables.length} tables, ${rows} rows, ${(bytes / 1e6).toFixed(0)} MB of binary COPY, no storage files. ${RUNS} runs each, alternating: median (min–max). Ratio = plain time / vpb-db time. ` +
+        `Load average at the end: ${os.loadavg()[0]?.toFixed(1)} (other work on the machine makes single runs vary).`,
       "",
       "| Measure | Time | Ratio (target) |",
       "| --- | --- | --- |",

@@ -291,6 +291,24 @@ test("import refuses a database that holds rows, or whose migrations differ, and
   await assert.rejects(exportDatabase({ url: s.db.url, out, driver: s.driver }), (e) =>
     isVpbError(e, "EXPORT_TARGET_EXISTS"),
   );
+
+  // A database behind the export (here: not migrated at all) is migrated up to the export's state first.
+  await writeFile(manifestFile, JSON.stringify(manifest));
+  const fresh = await createDatabase("empty");
+  const last = manifest.migrations.at(-1)?.name ?? "";
+  const result = await importExport({
+    url: fresh.url,
+    dir: out,
+    driver: new DiskDriver(folder("storage-fresh")),
+    migrateTo: async (name) => {
+      const up = await migrateUp(projectMigratorOptions(fresh.url), { to: name });
+      if (up.error) throw up.error;
+    },
+  });
+  assert.equal(result.migratedTo, last);
+  const f = await client(fresh.url);
+  const { rows: imported } = await f.query<{ n: number }>("select count(*)::int as n from public.users");
+  assert.equal(imported[0]?.n, 2);
 });
 
 test("a failed export leaves no folder that looks like an export", async () => {
