@@ -43,6 +43,12 @@ export const ERROR_CODES = {
   VERIFY_FAILED: "a restored backup failed a check",
   ALERT_RULES_INVALID: "the alert rules file is unreadable or invalid",
   ALERT_DELIVERY_FAILED: "the alert webhook did not accept the test alert",
+  EXPORT_TARGET_EXISTS: "the export folder already exists",
+  EXPORT_PRIVILEGES: "the role may not read every row of the app's tables",
+  EXPORT_INVALID: "the folder is not a complete export this version can import",
+  IMPORT_TARGET_NOT_EMPTY: "the database to import into already holds rows",
+  IMPORT_MIGRATIONS_MISMATCH: "the database's migration state differs from the export's",
+  IMPORT_MISMATCH: "imported rows or files differ from the export's manifest",
   // The data API (SDK and Auth.js adapter): mapped from SQLSTATE by fromDatabaseError below.
   NOT_FOUND: "the row does not exist or this user cannot see it",
   FORBIDDEN: "the row-level security policies refuse this user",

@@ -4,7 +4,9 @@ import { register as registerBackup } from "./commands/backup.ts";
 import { register as registerBackupVerify } from "./commands/backup-verify.ts";
 import { register as registerDashboard } from "./commands/dashboard.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
+import { register as registerExport } from "./commands/export.ts";
 import { register as registerGenTypes } from "./commands/gen-types.ts";
+import { register as registerImport } from "./commands/import.ts";
 import { register as registerInspect } from "./commands/inspect.ts";
 import { register as registerKeysApi } from "./commands/keys-api.ts";
 import { register as registerKeysGenerate } from "./commands/keys-generate.ts";
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerBackupVerify(registerBackup(program));
   registerRestore(program);
   registerAlerts(program);
+  registerExport(program);
+  registerImport(program);
   const gen = program.command("gen").description("generate code from the schema");
   registerGenTypes(gen);
   const keys = program

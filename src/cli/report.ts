@@ -48,3 +48,60 @@ export function toJson(value: unknown): string {
     2,
   );
 }
+
+/** What an export or import reports as it goes (see TransferProgress). */
+export interface TransferStatus {
+  phase: string;
+  item: string;
+  itemsDone: number;
+  itemsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  elapsedMs: number;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** One progress line: what is done, the rate so far, and an estimate of the time left. */
+export function formatTransfer(p: TransferStatus): string {
+  const seconds = p.elapsedMs / 1000;
+  const rate = seconds > 0 ? p.bytesDone / seconds : 0;
+  const left = Math.max(0, p.bytesTotal - p.bytesDone);
+  const eta = rate > 0 && p.bytesTotal > 0 ? `, ETA ${Math.ceil(left / rate)} s` : "";
+  return (
+    `${p.phase} ${p.itemsDone}/${p.itemsTotal} (${p.item}), ${megabytes(p.bytesDone)}` +
+    `${p.bytesTotal > 0 ? ` of ~${megabytes(p.bytesTotal)}` : ""}, ${megabytes(rate)}/s${eta}`
+  );
+}
+
+/**
+ * A progress callback for a terminal: on a TTY one line rewritten in place (at most ten times a
+ * second); otherwise plain lines, one per table and one per hundred files, for logs.
+ */
+export function transferPrinter(stream: NodeJS.WriteStream = process.stderr): {
+  update: (p: TransferStatus) => void;
+  end: () => void;
+} {
+  let last = 0;
+  let shown = false;
+  return {
+    update(p) {
+      const line = formatTransfer(p);
+      if (stream.isTTY) {
+        const now = performance.now();
+        if (now - last < 100 && p.itemsDone < p.itemsTotal) return;
+        last = now;
+        stream.write(`\r\x1b[2K${line}`);
+        shown = true;
+      } else if (p.phase !== "files" || p.itemsDone % 100 === 0 || p.itemsDone === p.itemsTotal) {
+        stream.write(`${line}\n`);
+      }
+    },
+    end() {
+      if (shown) stream.write("\n");
+      shown = false;
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import path from "node:path";
+import type { Command } from "commander";
+import { migrateUp } from "../../migrations/migrator.ts";
+import { importExport } from "../../ops/import.ts";
+import { DiskDriver } from "../../storage/drivers/disk.ts";
+import { storageRoot } from "../../storage/serve.ts";
+import { loadConfig, migratorOptions, withTarget } from "../context.ts";
+import { transferPrinter } from "../report.ts";
+
+export function register(program: Command): void {
+  program
+    .command("import")
+    .description(
+      "load an export into an empty database (migrated to the export's migration, or behind it: then it is " +
+        "migrated up to it first), all rows in one transaction, then check every table's digest and every file's " +
+        "sha256 against the manifest; any difference imports nothing",
+    )
+    .argument("<folder>", "a folder `vpb-db export` wrote")
+    .option("--json", "print the result as JSON")
+    .action(async (folder: string, flags: { json?: boolean }) => {
+      const config = loadConfig();
+      const printer = transferPrinter();
+      const result = await withTarget(config, (target) =>
+        importExport({
+          url: target.url,
+          dir: path.resolve(folder),
+          driver: new DiskDriver(storageRoot(config.dataDir)),
+          migrateTo: async (name) => {
+            const up = await migrateUp(migratorOptions(config, target, {}), { to: name });
+            if (up.error) throw up.error;
+          },
+          onProgress: printer.update,
+        }),
+      ).finally(printer.end);
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(result)}\n`
+          : `imported ${result.tables} tables (${result.rows} rows) and ${result.files} files, ${(result.bytes / 1e6).toFixed(1)} MB in ${(result.ms / 1000).toFixed(1)} s; every digest matches the manifest (triggers: ${result.triggerMode})` +
+              `${result.migratedTo ? `; migrated up to ${result.migratedTo} first` : ""}\n`,
+      );
+    });
+}
