@@ -18,6 +18,8 @@ export interface Settings {
   VPB_TOKEN_KEYS?: string | undefined;
   VPB_BACKUP_DIR?: string | undefined;
   VPB_STORAGE_PORT?: string | undefined;
+  VPB_BACKUP_KEEP?: string | undefined;
+  VPB_ARCHIVE_TIMEOUT?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -45,6 +47,10 @@ export interface Config {
   backupDir: string;
   /** Preferred port of the storage service `start` runs; 0 takes any free port. */
   storagePort: number;
+  /** Daily base backups retention keeps (the newest of each of that many days). */
+  backupKeep: number;
+  /** The longest a commit waits before its WAL segment is archived, in seconds: the RPO of a lost disk. */
+  archiveTimeoutSeconds: number;
 }
 
 export const DEFAULTS = {
@@ -56,6 +62,8 @@ export const DEFAULTS = {
   VPB_STATEMENT_TIMEOUT: "0",
   VPB_MIGRATION_LOCK_WAIT: "60s",
   VPB_STORAGE_PORT: "54321",
+  VPB_BACKUP_KEEP: "7",
+  VPB_ARCHIVE_TIMEOUT: "5min",
 } as const;
 
 const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
@@ -118,6 +126,20 @@ export function parseConfig(settings: Settings, cwd: string): Config {
   const statementTimeout = interval("VPB_STATEMENT_TIMEOUT");
   const lockWait = interval("VPB_MIGRATION_LOCK_WAIT");
 
+  const keepText = pick("VPB_BACKUP_KEEP");
+  const backupKeep = Number(keepText);
+  if (!/^\d+$/.test(keepText) || backupKeep < 1 || backupKeep > 3650) {
+    problems.push(`VPB_BACKUP_KEEP must be a number of days from 1 to 3650, got "${keepText}"`);
+  }
+  const archiveTimeoutText = pick("VPB_ARCHIVE_TIMEOUT");
+  const archiveTimeoutMs = parseDuration(archiveTimeoutText);
+  // PostgreSQL accepts 1 s and up (0 disables it: a quiet server would never archive its last commits).
+  if (archiveTimeoutMs === undefined || archiveTimeoutMs < 1000 || archiveTimeoutMs > 86_400_000) {
+    problems.push(
+      `VPB_ARCHIVE_TIMEOUT must be a duration from 1s to 24h such as 60s or 5min, got "${archiveTimeoutText}"`,
+    );
+  }
+
   let tokenKeys: KeyRing | undefined;
   if (settings.VPB_TOKEN_KEYS) {
     const parsed = parseKeyRing(settings.VPB_TOKEN_KEYS);
@@ -159,6 +181,8 @@ export function parseConfig(settings: Settings, cwd: string): Config {
       ? path.resolve(cwd, settings.VPB_BACKUP_DIR)
       : path.join(dataDir, "backups"),
     storagePort,
+    backupKeep,
+    archiveTimeoutSeconds: Math.floor((archiveTimeoutMs ?? 0) / 1000),
   };
 }
 

@@ -41,6 +41,9 @@ export const ERROR_CODES = {
   RESTORE_TARGET_EXISTS: "the restore folder exists and is not empty",
   RESTORE_FAILED: "the restored server did not recover to the target",
   VERIFY_FAILED: "a restored backup failed a check",
+  RESTORE_UNCONFIRMED: "restore --replace was not confirmed",
+  RESTORE_SERVER_IN_USE: "restore --replace found other vpb-db processes using the server",
+  MIGRATION_NOT_APPLIED: "--before-migration names a migration the database has no record of",
   // The data API (SDK and Auth.js adapter): mapped from SQLSTATE by fromDatabaseError below.
   NOT_FOUND: "the row does not exist or this user cannot see it",
   FORBIDDEN: "the row-level security policies refuse this user",

@@ -27,6 +27,8 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_TOKEN_KEYS: env.VPB_TOKEN_KEYS,
     VPB_BACKUP_DIR: env.VPB_BACKUP_DIR,
     VPB_STORAGE_PORT: env.VPB_STORAGE_PORT,
+    VPB_BACKUP_KEEP: env.VPB_BACKUP_KEEP,
+    VPB_ARCHIVE_TIMEOUT: env.VPB_ARCHIVE_TIMEOUT,
   };
   return parseConfig(settings, process.cwd());
 }

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { register as registerBackup } from "./commands/backup.ts";
+import { register as registerBackupPrune } from "./commands/backup-prune.ts";
 import { register as registerBackupVerify } from "./commands/backup-verify.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
 import { register as registerGenTypes } from "./commands/gen-types.ts";
@@ -30,7 +31,9 @@ export function buildProgram(): Command {
   registerStart(program);
   registerDoctor(program);
   registerSeed(program);
-  registerBackupVerify(registerBackup(program));
+  const backup = registerBackup(program);
+  registerBackupVerify(backup);
+  registerBackupPrune(backup);
   registerRestore(program);
   const gen = program.command("gen").description("generate code from the schema");
   registerGenTypes(gen);
