@@ -7,8 +7,10 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import pg from "pg";
+import { parseConfig } from "../src/config.ts";
 import { type EmbeddedServer, startEmbedded } from "../src/db/embedded-server.ts";
 import { isAlive } from "../src/db/process-identity.ts";
+import { openTarget } from "../src/db/target.ts";
 import { isVpbError } from "../src/errors.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import { backupPaths, listBackups } from "../src/ops/backup-layout.ts";
@@ -470,6 +472,7 @@ test(
       VPB_DATA_DIR: dataDir,
       VPB_BACKUP_DIR: path.join(root, "elsewhere"),
       VPB_PG_PORT: String(26000 + Math.floor(Math.random() * 3000)),
+      VPB_ARCHIVE_TIMEOUT: "30s",
     };
     try {
       const bad = await runCli(
@@ -514,17 +517,23 @@ test(
       const aside = (await readdir(dataDir)).filter((n) => n.startsWith("pg17.replaced-"));
       assert.equal(aside.length, 1, "the old folder is kept aside");
       assert.ok(existsSync(path.join(dataDir, aside[0] as string, "PG_VERSION")));
-      const server = await startEmbedded({ dataDir, port: Number(env.VPB_PG_PORT) });
+      // Started as every command starts it: archiving on, with VPB_ARCHIVE_TIMEOUT.
+      const server = await openTarget(parseConfig(env, ROOT));
       try {
         const c = await connected(server.url);
-        const { rows } = await c.query<{ users: string | null; t: string | null }>(
-          "select to_regclass('public.users')::text as users, to_regclass('vpb_migrate.migrations')::text as t",
+        const { rows } = await c.query<{ users: string | null; timeout: string; mode: string }>(
+          `select to_regclass('public.users')::text as users, current_setting('archive_timeout') as timeout,
+                  current_setting('archive_mode') as mode`,
         );
         await c.end();
-        assert.equal(rows[0]?.users, null, "the data as it was before migration 1");
+        assert.deepEqual(
+          rows[0],
+          { users: null, timeout: "30s", mode: "on" },
+          "the data as it was before migration 1",
+        );
         assert.ok(existsSync(pgData));
       } finally {
-        await server.stop();
+        await server.close();
       }
 
       const prune = await runCli(["backup", "prune", "--dry-run", "--json"], env);

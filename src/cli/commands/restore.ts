@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, rename } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
@@ -225,9 +226,11 @@ export function register(program: Command): void {
         progressLine("stopping the embedded server");
         await stopPostmaster(current.pgData);
       }
-      await rename(current.pgData, aside);
+      // A folder lost with its disk has nothing to keep aside.
+      const hadData = existsSync(current.pgData);
+      if (hadData) await rename(current.pgData, aside);
       await rename(pgData, current.pgData);
-      progressLine(`the old data folder is kept in ${aside}`);
+      if (hadData) progressLine(`the old data folder is kept in ${aside}`);
       const server = await openTarget(config, progressLine);
       try {
         const client = await connect(server.url, "vpb-db restore");
@@ -237,7 +240,7 @@ export function register(program: Command): void {
       }
       process.stdout.write(
         `replaced ${current.pgData} with base backup ${restored.backup.id} recovered ${"time" in target ? `to ${target.time.toISOString()}` : "to the end of the archive"} (${timing}); it started and stopped cleanly\n` +
-          `the old data is in ${aside}: remove it once you are satisfied\n`,
+          (hadData ? `the old data is in ${aside}: remove it once you are satisfied\n` : ""),
       );
     });
 }
