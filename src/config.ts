@@ -30,6 +30,8 @@ export interface Settings {
   VPB_S3_PREFIX?: string | undefined;
   VPB_S3_ACCESS_KEY_ID?: string | undefined;
   VPB_S3_SECRET_ACCESS_KEY?: string | undefined;
+  VPB_BACKUP_KEEP?: string | undefined;
+  VPB_ARCHIVE_TIMEOUT?: string | undefined;
 }
 
 /** Where the storage service keeps object bytes. */
@@ -79,6 +81,10 @@ export interface Config {
   dashboardPort: number;
   /** The storage service's driver: disk under the data folder, or an S3 bucket. */
   storage: StorageBackend;
+  /** Daily base backups retention keeps (the newest of each of that many days). */
+  backupKeep: number;
+  /** The longest a commit waits before its WAL segment is archived, in seconds: the RPO of a lost disk. */
+  archiveTimeoutSeconds: number;
 }
 
 export const DEFAULTS = {
@@ -94,6 +100,8 @@ export const DEFAULTS = {
   VPB_STORAGE_DRIVER: "disk",
   VPB_S3_REGION: "us-east-1",
   VPB_S3_FORCE_PATH_STYLE: "false",
+  VPB_BACKUP_KEEP: "7",
+  VPB_ARCHIVE_TIMEOUT: "5min",
 } as const;
 
 const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
@@ -168,6 +176,20 @@ export function parseConfig(settings: Settings, cwd: string): Config {
   const statementTimeout = interval("VPB_STATEMENT_TIMEOUT");
   const lockWait = interval("VPB_MIGRATION_LOCK_WAIT");
 
+  const keepText = pick("VPB_BACKUP_KEEP");
+  const backupKeep = Number(keepText);
+  if (!/^\d+$/.test(keepText) || backupKeep < 1 || backupKeep > 3650) {
+    problems.push(`VPB_BACKUP_KEEP must be a number of days from 1 to 3650, got "${keepText}"`);
+  }
+  const archiveTimeoutText = pick("VPB_ARCHIVE_TIMEOUT");
+  const archiveTimeoutMs = parseDuration(archiveTimeoutText);
+  // PostgreSQL accepts 1 s and up (0 disables it: a quiet server would never archive its last commits).
+  if (archiveTimeoutMs === undefined || archiveTimeoutMs < 1000 || archiveTimeoutMs > 86_400_000) {
+    problems.push(
+      `VPB_ARCHIVE_TIMEOUT must be a duration from 1s to 24h such as 60s or 5min, got "${archiveTimeoutText}"`,
+    );
+  }
+
   let tokenKeys: KeyRing | undefined;
   if (settings.VPB_TOKEN_KEYS) {
     const parsed = parseKeyRing(settings.VPB_TOKEN_KEYS);
@@ -233,6 +255,8 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     alertWebhook,
     alertRulesFile: settings.VPB_ALERT_RULES ? path.resolve(cwd, settings.VPB_ALERT_RULES) : undefined,
     dashboardPort,
+    backupKeep,
+    archiveTimeoutSeconds: Math.floor((archiveTimeoutMs ?? 0) / 1000),
     storage,
   };
 }

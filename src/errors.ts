@@ -49,6 +49,9 @@ export const ERROR_CODES = {
   IMPORT_TARGET_NOT_EMPTY: "the database to import into already holds rows",
   IMPORT_MIGRATIONS_MISMATCH: "the database's migration state differs from the export's",
   IMPORT_MISMATCH: "imported rows or files differ from the export's manifest",
+  RESTORE_UNCONFIRMED: "restore --replace was not confirmed",
+  RESTORE_SERVER_IN_USE: "restore --replace found other vpb-db processes using the server",
+  MIGRATION_NOT_APPLIED: "--before-migration names a migration the database has no record of",
   // The data API (SDK and Auth.js adapter): mapped from SQLSTATE by fromDatabaseError below.
   NOT_FOUND: "the row does not exist or this user cannot see it",
   FORBIDDEN: "the row-level security policies refuse this user",

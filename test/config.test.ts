@@ -125,3 +125,21 @@ test("storage driver: disk by default; s3 from VPB_S3_*, every problem named, no
     /VPB_STORAGE_DRIVER must be disk or s3/,
   );
 });
+
+test("backup retention and archive_timeout: defaults, and bad values named", () => {
+  const c = parseConfig({}, "/srv/app");
+  assert.equal(c.backupKeep, 7);
+  assert.equal(c.archiveTimeoutSeconds, 300);
+  const set = parseConfig({ VPB_BACKUP_KEEP: "3", VPB_ARCHIVE_TIMEOUT: "30s" }, "/");
+  assert.equal(set.backupKeep, 3);
+  assert.equal(set.archiveTimeoutSeconds, 30);
+  assert.throws(
+    () => parseConfig({ VPB_BACKUP_KEEP: "0", VPB_ARCHIVE_TIMEOUT: "0" }, "/"),
+    (e: unknown) => {
+      assert.ok(isVpbError(e, "CONFIG_INVALID"));
+      assert.match(e.message, /VPB_BACKUP_KEEP/);
+      assert.match(e.message, /VPB_ARCHIVE_TIMEOUT/);
+      return true;
+    },
+  );
+});

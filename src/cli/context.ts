@@ -39,6 +39,8 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_S3_PREFIX: env.VPB_S3_PREFIX,
     VPB_S3_ACCESS_KEY_ID: env.VPB_S3_ACCESS_KEY_ID,
     VPB_S3_SECRET_ACCESS_KEY: env.VPB_S3_SECRET_ACCESS_KEY,
+    VPB_BACKUP_KEEP: env.VPB_BACKUP_KEEP,
+    VPB_ARCHIVE_TIMEOUT: env.VPB_ARCHIVE_TIMEOUT,
   };
   return parseConfig(settings, process.cwd());
 }

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { register as registerAlerts } from "./commands/alerts.ts";
 import { register as registerBackup } from "./commands/backup.ts";
+import { register as registerBackupPrune } from "./commands/backup-prune.ts";
 import { register as registerBackupVerify } from "./commands/backup-verify.ts";
 import { register as registerDashboard } from "./commands/dashboard.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
@@ -39,7 +40,9 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerDashboard(program);
   registerSeed(program);
-  registerBackupVerify(registerBackup(program));
+  const backup = registerBackup(program);
+  registerBackupVerify(backup);
+  registerBackupPrune(backup);
   registerRestore(program);
   registerAlerts(program);
   registerExport(program);

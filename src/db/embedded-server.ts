@@ -31,6 +31,8 @@ export interface EmbeddedOptions {
   settings?: Record<string, string>;
   /** Archive WAL into this folder (created if missing), so base backups can be restored to any point. */
   archiveDir?: string;
+  /** archive_timeout: how long a commit may wait in an unfinished WAL segment before it is archived. */
+  archiveTimeoutSeconds?: number;
   /** Progress lines for a person watching ("initialising…"); never carries secrets. */
   onProgress?: (line: string) => void;
 }
@@ -295,7 +297,7 @@ async function assertPostgresCanReach(dataDir: string): Promise<void> {
 }
 
 /** Fast shutdown of the postmaster named in postmaster.pid (a server this process did not spawn). */
-async function stopPostmaster(pgData: string): Promise<void> {
+export async function stopPostmaster(pgData: string): Promise<void> {
   const file = await readPidFile(pgData);
   if (!file || !isAlive(file.pid)) return;
   process.kill(file.pid, "SIGINT");
@@ -354,7 +356,7 @@ async function openServer(
     unix_socket_directories: "",
     // Statement metrics for the monitoring collector (src/monitoring/statements.ts).
     shared_preload_libraries: "pg_stat_statements",
-    ...(options.archiveDir ? archiveSettings(options.archiveDir) : {}),
+    ...(options.archiveDir ? archiveSettings(options.archiveDir, options.archiveTimeoutSeconds) : {}),
     ...options.settings,
   };
   const serverOn = (port: number) =>

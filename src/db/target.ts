@@ -46,6 +46,7 @@ export async function openTarget(config: Config, onProgress?: (line: string) => 
     port: config.port,
     // Every commit since the last base backup stays recoverable (see `vpb-db backup`).
     archiveDir: backupPaths(config.backupDir).wal,
+    archiveTimeoutSeconds: config.archiveTimeoutSeconds,
     ...(onProgress ? { onProgress } : {}),
   });
   return {

@@ -33,7 +33,21 @@ export interface Manifest {
   /** Folders to recreate, including those whose contents are skipped (pg_wal, pg_notify, ...). */
   directories: string[];
   files: ManifestFile[];
+  /**
+   * The source's settings that recovery requires at least as high (max_connections and the like:
+   * PostgreSQL aborts a recovery with lower ones); a restore starts with them.
+   */
+  recoverySettings?: Record<string, string>;
 }
+
+/** Settings a server replaying WAL must have at least as high as the server that wrote it. */
+export const RECOVERY_SETTINGS = [
+  "max_connections",
+  "max_worker_processes",
+  "max_wal_senders",
+  "max_prepared_transactions",
+  "max_locks_per_transaction",
+] as const;
 
 export const MANIFEST = "manifest.json";
 

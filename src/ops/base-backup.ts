@@ -1,11 +1,18 @@
-import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import type pg from "pg";
+import { currentProcess, type ProcessId, stillRuns } from "../db/process-identity.ts";
 import { VpbError } from "../errors.ts";
-import { backupPaths, MANIFEST, type Manifest, type ManifestFile } from "./backup-layout.ts";
+import {
+  backupPaths,
+  MANIFEST,
+  type Manifest,
+  type ManifestFile,
+  RECOVERY_SETTINGS,
+} from "./backup-layout.ts";
+import { copyHashed, mapConcurrent } from "./file-copy.ts";
+import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 
 /**
  * What PostgreSQL's documentation ("Making a Base Backup Using the Low Level API") says not to copy:
@@ -37,24 +44,23 @@ export interface BackupOptions {
   client: pg.Client;
   pgData: string;
   backupDir: string;
-  onProgress?: (line: string) => void;
+  onProgress?: OnProgress;
 }
 
-async function copyWithHash(src: string, dst: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  await pipeline(
-    createReadStream(src),
-    async function* (source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
-        hash.update(chunk);
-        size += chunk.length;
-        yield chunk;
-      }
-    },
-    createWriteStream(dst, { mode: 0o600 }),
-  );
-  return { size, sha256: hash.digest("hex") };
+/**
+ * Makes the copied files durable before the manifest is written. The fsyncs run 32 at a time: the
+ * file system commits its journal once for many of them, so 1,000 files took 0.7-1.0 s here against
+ * 10 s one after another (a syncfs of the whole file system costs as much and flushes others' writes).
+ */
+async function flushToDisk(folder: string, files: string[]): Promise<void> {
+  await mapConcurrent(files, 32, async (file) => {
+    const handle = await fs.open(path.join(folder, file), "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
 }
 
 function isMissing(e: unknown): boolean {
@@ -69,16 +75,72 @@ function backupId(now: Date): string {
     .replace(/\.\d+Z$/, "Z");
 }
 
+/** Names the process writing a `.partial` folder, so a later run can tell a live backup from a killed one. */
+const OWNER_FILE = ".vpb-owner";
+
+/**
+ * Removes the `.partial` folders of backups whose process is gone (killed, or its machine crashed):
+ * they were never complete, and listBackups never took them for backups. A folder without an owner
+ * file is left for a minute (its process may be about to write it).
+ */
+export async function removeAbandonedPartials(backupDir: string): Promise<string[]> {
+  const { base } = backupPaths(backupDir);
+  const names = await fs.readdir(base).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names.filter((n) => n.endsWith(".partial"))) {
+    const folder = path.join(base, name);
+    let owner: ProcessId | undefined;
+    try {
+      owner = JSON.parse(await fs.readFile(path.join(folder, OWNER_FILE), "utf8")) as ProcessId;
+    } catch {
+      const stat = await fs.stat(folder).catch(() => undefined);
+      if (stat && Date.now() - stat.mtimeMs < 60_000) continue;
+    }
+    if (owner && (await stillRuns(owner))) continue;
+    await fs.rm(folder, { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** fsync of a folder, so that a rename or new file in it survives a crash of the machine. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes a file whole or not at all: to a temporary name, flushed, then renamed. */
+export async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await fs.writeFile(tmp, text, { mode: 0o600, flush: true });
+  await fs.rename(tmp, file);
+  await syncDir(path.dirname(file));
+}
+
 /**
  * Takes a base backup with the non-exclusive low-level API: pg_backup_start and pg_backup_stop on the
  * one connection `client`, kept open across the copy (closing it would abort the backup), every file
  * hashed while copied, and pg_backup_stop waiting until the WAL up to the stop point is archived.
+ *
+ * Nothing half-done passes for a backup: the copy goes to `base/<id>.partial/`, every file is flushed
+ * to disk (before the manifest), the manifest is written last (atomically), and only then is the folder renamed to
+ * `base/<id>`. A run killed midway leaves a `.partial` folder, which the next run removes.
  */
 export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> {
   const { client, pgData, backupDir } = options;
-  const progress = options.onProgress ?? (() => {});
-  const { rows: conf } = await client.query<{ mode: string; major: number }>(
-    "select current_setting('archive_mode') as mode, current_setting('server_version_num')::int / 10000 as major",
+  const progress = options.onProgress ?? ignoreProgress;
+  const { rows: conf } = await client.query<{
+    mode: string;
+    major: number;
+    recovery: Record<string, string>;
+  }>(
+    `select current_setting('archive_mode') as mode, current_setting('server_version_num')::int / 10000 as major,
+            (select jsonb_object_agg(name, setting) from pg_settings where name = any($1)) as recovery`,
+    [RECOVERY_SETTINGS],
   );
   if (conf[0]?.mode === "off") {
     throw new VpbError(
@@ -97,20 +159,27 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       { cause },
     );
   }
+  for (const name of await removeAbandonedPartials(backupDir))
+    progress({ kind: "note", text: `removed ${name}, left by a backup that did not finish` });
   const started = new Date();
-  const id = backupId(started);
   const { base } = backupPaths(backupDir);
+  await fs.mkdir(base, { recursive: true, mode: 0o700 });
+  // Ids are to the second: a second backup within the same second takes the next free one.
+  let id = backupId(started);
+  for (let n = 1; existsSync(path.join(base, id)) || existsSync(path.join(base, `${id}.partial`)); n++)
+    id = backupId(new Date(started.getTime() + n * 1000));
   const partial = path.join(base, `${id}.partial`);
-  await fs.mkdir(partial, { recursive: true, mode: 0o700 });
+  await fs.mkdir(partial, { mode: 0o700 });
+  await fs.writeFile(path.join(partial, OWNER_FILE), JSON.stringify(await currentProcess()));
   const inside = path.relative(pgData, path.resolve(backupDir));
   const backupInsideData = !inside.startsWith("..") && !path.isAbsolute(inside);
 
   await client.query("select pg_backup_start($1, true)", [`vpb-db ${id}`]);
   let stopped = false;
   try {
-    const files: ManifestFile[] = [];
+    // Listed first, so that progress can tell the total; files dropped meanwhile are skipped.
+    const toCopy: { path: string; size: number }[] = [];
     const directories: string[] = [];
-    let bytes = 0;
     const walk = async (rel: string): Promise<void> => {
       let entries: import("node:fs").Dirent[];
       try {
@@ -124,7 +193,6 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
         if (backupInsideData && path.resolve(pgData, relPath) === path.resolve(backupDir)) continue;
         if (entry.isDirectory()) {
           directories.push(relPath);
-          await fs.mkdir(path.join(partial, relPath), { recursive: true, mode: 0o700 });
           if (!(rel === "" && SKIP_CONTENTS.has(entry.name)) && !entry.name.startsWith("pgsql_tmp"))
             await walk(relPath);
         } else if (entry.isSymbolicLink()) {
@@ -134,18 +202,36 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
             "Back up this server with pg_basebackup, or move the tablespace back into the data folder.",
           );
         } else if (entry.isFile() && !SKIP_FILES.has(entry.name) && !entry.name.startsWith("pgsql_tmp")) {
-          try {
-            const copied = await copyWithHash(path.join(pgData, relPath), path.join(partial, relPath));
-            files.push({ path: relPath, ...copied });
-            bytes += copied.size;
-          } catch (e) {
-            if (!isMissing(e)) throw e;
-          }
+          // Synchronous: thousands of stats, each cheaper than a trip through the thread pool.
+          const size = statSync(path.join(pgData, relPath), { throwIfNoEntry: false })?.size ?? 0;
+          toCopy.push({ path: relPath, size });
         }
       }
     };
     await walk("");
-    progress(`copied ${files.length} files, ${(bytes / 1e6).toFixed(1)} MB`);
+    for (const dir of directories) await fs.mkdir(path.join(partial, dir), { recursive: true, mode: 0o700 });
+    const counter = byteCounter(
+      progress,
+      "backup",
+      toCopy.reduce((sum, f) => sum + f.size, 0),
+    );
+    // Four copies in flight: the reads and writes overlap each other and the hashing.
+    const copied = await mapConcurrent(toCopy, 4, async (file): Promise<ManifestFile | undefined> => {
+      try {
+        const c = await copyHashed(
+          path.join(pgData, file.path),
+          path.join(partial, file.path),
+          counter.add,
+          file.size,
+        );
+        return { path: file.path, ...c };
+      } catch (e) {
+        if (!isMissing(e)) throw e;
+        return undefined; // dropped meanwhile: WAL replay accounts for it
+      }
+    });
+    const files = copied.filter((f): f is ManifestFile => f !== undefined);
+    counter.end();
 
     const { rows } = await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
       "select lsn::text, labelfile, spcmapfile from pg_backup_stop(true)",
@@ -175,11 +261,16 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       stoppedAt: new Date().toISOString(),
       directories,
       files,
+      recoverySettings: conf[0]?.recovery ?? {},
     };
-    await fs.writeFile(path.join(partial, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`, {
-      mode: 0o600,
-    });
+    await fs.rm(path.join(partial, OWNER_FILE));
+    // Files, then the folders that name them.
+    await flushToDisk(partial, [...files.map((f) => f.path), "backup_label"]);
+    await flushToDisk(partial, [...directories, "."]);
+    // The manifest last: a folder without a complete one is no backup, whatever else it holds.
+    await writeAtomically(path.join(partial, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
     await fs.rename(partial, path.join(base, id));
+    await syncDir(base);
     return manifest;
   } catch (e) {
     // The backup is abandoned: end it on the server (if the connection lives) and remove the copy.

@@ -1,13 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import pg from "pg";
+import { currentProcess, type ProcessId, stillRuns } from "../db/process-identity.ts";
 import { VpbError } from "../errors.ts";
 import { backupPaths, listBackups, type Manifest, noBackup } from "./backup-layout.ts";
+import { copyHashed, mapConcurrent } from "./file-copy.ts";
+import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 import { checkArchive } from "./wal-archive.ts";
 
 /** Where recovery stops: a point in time, the end of the archived WAL, or the backup's own end. */
@@ -29,7 +30,7 @@ export interface RestoreOptions {
   urlFor: (port: number) => string;
   /** Extra server settings (a throwaway verification copy needs no fsync). */
   settings?: Record<string, string>;
-  onProgress?: (line: string) => void;
+  onProgress?: OnProgress;
 }
 
 export interface RestoredServer {
@@ -83,33 +84,28 @@ export async function chooseBackup(
  * Copies the base backup into `dest`, checking every file against its sha256 in the manifest, and
  * returns the files that differ (all of them, so one run names every damaged file).
  */
-async function copyChecked(source: string, dest: string, manifest: Manifest): Promise<string[]> {
+async function copyChecked(
+  source: string,
+  dest: string,
+  manifest: Manifest,
+  onBytes: (n: number) => void,
+): Promise<string[]> {
   const bad: string[] = [];
   for (const dir of manifest.directories)
     await fs.mkdir(path.join(dest, dir), { recursive: true, mode: 0o700 });
   await fs.mkdir(path.join(dest, "pg_wal", "archive_status"), { recursive: true, mode: 0o700 });
-  for (const file of manifest.files) {
-    const hash = createHash("sha256");
-    let size = 0;
+  await mapConcurrent(manifest.files, 4, async (file) => {
+    let copied: { size: number; sha256: string };
     try {
-      await pipeline(
-        createReadStream(path.join(source, file.path)),
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            hash.update(chunk);
-            size += chunk.length;
-            yield chunk;
-          }
-        },
-        createWriteStream(path.join(dest, file.path), { mode: 0o600 }),
-      );
+      copied = await copyHashed(path.join(source, file.path), path.join(dest, file.path), onBytes, file.size);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
       bad.push(`${file.path} (missing)`);
-      continue;
+      return;
     }
-    if (size !== file.size || hash.digest("hex") !== file.sha256) bad.push(file.path);
-  }
+    if (copied.size !== file.size || copied.sha256 !== file.sha256) bad.push(file.path);
+  });
+  bad.sort(); // copies finish in any order; the message names them in a stable one
   for (const name of ["backup_label", "tablespace_map"]) {
     if (existsSync(path.join(source, name)))
       await fs.copyFile(path.join(source, name), path.join(dest, name));
@@ -122,14 +118,53 @@ async function tail(file: string, lines: number): Promise<string> {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
+/** Marks a data folder as a restore in progress, naming its process; removed once recovery has ended. */
+export const RESTORE_MARKER = ".vpb-restore-incomplete";
+
+/** Runs a command as the restored server's OS user (the archive's owner, when this process is root). */
+type Ids = { uid: number; gid: number } | Record<string, never>;
+
+async function serverIds(walDir: string): Promise<Ids> {
+  if (process.getuid?.() !== 0) return {};
+  const owner = await fs.stat(walDir);
+  return { uid: owner.uid, gid: owner.gid };
+}
+
+/**
+ * Clears a folder that an earlier restore left unfinished (its process killed, its machine crashed):
+ * the half-recovered server it may have started is stopped, and the folder removed. A folder without
+ * the marker, or whose restore still runs, is never touched.
+ */
+async function clearAbandonedRestore(pgData: string, pgCtl: string, ids: Ids): Promise<boolean> {
+  let owner: ProcessId;
+  try {
+    owner = JSON.parse(await fs.readFile(path.join(pgData, RESTORE_MARKER), "utf8")) as ProcessId;
+  } catch {
+    return false;
+  }
+  if (await stillRuns(owner)) return false;
+  spawnSync(pgCtl, ["-D", pgData, "-m", "immediate", "-w", "stop"], { ...ids, stdio: "ignore" });
+  await fs.rm(pgData, { recursive: true, force: true });
+  return true;
+}
+
 /**
  * Builds a new data folder from a base backup and replays archived WAL to the target, then starts it
  * on a free port and waits until recovery has ended and the server is promoted. The new server runs
  * with archiving off, so a trial restore never adds a timeline to the archive it reads.
+ *
+ * Until recovery has ended the folder holds RESTORE_MARKER: a failed run stops its server and removes
+ * the folder, and a killed run's folder is cleared by the next run into it.
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoredServer> {
-  const progress = options.onProgress ?? (() => {});
+  const progress = options.onProgress ?? ignoreProgress;
+  const note = (text: string) => progress({ kind: "note", text });
   const { pgData, target } = options;
+  const { base, wal } = backupPaths(options.backupDir);
+  const pgCtl = path.join(options.binDir, "pg_ctl");
+  const ids = await serverIds(wal).catch((): Ids => ({}));
+  if (await clearAbandonedRestore(pgData, pgCtl, ids))
+    note(`removed ${pgData}, left by a restore that did not finish`);
   if (existsSync(pgData) && (await fs.readdir(pgData)).length > 0) {
     throw new VpbError(
       "RESTORE_TARGET_EXISTS",
@@ -145,104 +180,112 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
       "Restore it with the binaries of its major (pg_ctl of that version).",
     );
   }
-  const { base, wal } = backupPaths(options.backupDir);
   const lastWal = await checkArchive(wal, manifest.startWal, manifest.stopWal);
-  progress(`restoring base backup ${manifest.id} (WAL ${manifest.startWal} to ${lastWal} archived)`);
+  note(`restoring base backup ${manifest.id} (WAL ${manifest.startWal} to ${lastWal} archived)`);
 
-  const copyStarted = performance.now();
-  await fs.mkdir(path.dirname(pgData), { recursive: true, mode: 0o750 });
-  await fs.mkdir(pgData, { recursive: true, mode: 0o700 });
-  await fs.chmod(pgData, 0o700);
-  const bad = await copyChecked(path.join(base, manifest.id), pgData, manifest);
-  if (bad.length > 0) {
-    await fs.rm(pgData, { recursive: true, force: true });
-    throw new VpbError(
-      "BACKUP_CORRUPT",
-      `Base backup ${manifest.id} is damaged: ${bad.length} file(s) differ from their sha256 in the manifest: ${bad.slice(0, 10).join(", ")}${bad.length > 10 ? ", …" : ""}.`,
-      "Restore from an older base backup with --backup ID, and take a new backup now.",
-    );
-  }
-  await fs.writeFile(path.join(pgData, "recovery.signal"), "");
-  const copyMs = performance.now() - copyStarted;
-
-  // As root the server runs as the backup source's user; its files must belong to it.
-  let ids: { uid: number; gid: number } | Record<string, never> = {};
-  if (process.getuid?.() === 0) {
-    const owner = await fs.stat(wal);
-    ids = { uid: owner.uid, gid: owner.gid };
-    spawnSync("chown", ["-R", `${owner.uid}:${owner.gid}`, pgData]);
-    // The log sits beside the data folder, which the server's user must be able to write in.
-    await fs.chown(path.dirname(pgData), owner.uid, owner.gid);
-    await fs.writeFile(options.logFile, "", { flag: "a" });
-    await fs.chown(options.logFile, owner.uid, owner.gid);
-  }
-
-  const port = await freePort();
-  // Command-line settings win over postgresql.auto.conf, which travels with the copy.
-  const settings: Record<string, string> = {
-    port: String(port),
-    listen_addresses: "127.0.0.1",
-    unix_socket_directories: "",
-    archive_mode: "off",
-    restore_command: `cp ${sq(path.join(wal, "%f"))} "%p"`,
-    recovery_target_timeline: "current",
-    recovery_target_action: "promote",
-    ...("time" in target
-      ? { recovery_target_time: target.time.toISOString().replace("T", " ").replace("Z", "+00") }
-      : {}),
-    ...("immediate" in target ? { recovery_target: "immediate" } : {}),
-    ...options.settings,
-  };
-  const flags = Object.entries(settings)
-    .map(([k, v]) => `-c ${sq(`${k}=${v}`)}`)
-    .join(" ");
-  const pgCtl = path.join(options.binDir, "pg_ctl");
   const stop = () => {
     spawnSync(pgCtl, ["-D", pgData, "-m", "fast", "-w", "stop"], { ...ids, stdio: "ignore" });
   };
-  const recoveryStarted = performance.now();
-  const started = spawnSync(
-    pgCtl,
-    ["-D", pgData, "-l", options.logFile, "-o", flags, "-w", "-t", "600", "start"],
-    {
-      ...ids,
-      encoding: "utf8",
-    },
-  );
-  const failed = async (why: string) =>
-    new VpbError(
-      "RESTORE_FAILED",
-      `The restored server ${why}. Last lines of ${options.logFile}:\n${await tail(options.logFile, 12)}`,
-      "Read the log above: a target before the backup's end or after the last archived commit cannot be reached; choose another --to.",
+  let done = false;
+  try {
+    const copyStarted = performance.now();
+    await fs.mkdir(path.dirname(pgData), { recursive: true, mode: 0o750 });
+    await fs.mkdir(pgData, { recursive: true, mode: 0o700 });
+    await fs.chmod(pgData, 0o700);
+    await fs.writeFile(path.join(pgData, RESTORE_MARKER), JSON.stringify(await currentProcess()));
+    const counter = byteCounter(
+      progress,
+      "restore copy",
+      manifest.files.reduce((sum, f) => sum + f.size, 0),
     );
-  if (started.status !== 0) {
-    stop();
-    throw await failed(`did not start (${started.stderr.trim()})`);
-  }
-  // pg_ctl -w returns once connections are accepted, which is before recovery ends.
-  const url = options.urlFor(port);
-  for (let waited = 0; ; waited += 200) {
-    const client = new pg.Client({ connectionString: url });
-    try {
-      await client.connect();
-      const { rows } = await client.query<{ r: boolean }>("select pg_is_in_recovery() as r");
-      if (rows[0]?.r === false) break;
-    } catch {
-      // Not ready yet, or gone: the status check below tells.
-    } finally {
-      await client.end().catch(() => {});
+    const bad = await copyChecked(path.join(base, manifest.id), pgData, manifest, counter.add);
+    counter.end();
+    if (bad.length > 0) {
+      throw new VpbError(
+        "BACKUP_CORRUPT",
+        `Base backup ${manifest.id} is damaged: ${bad.length} file(s) differ from their sha256 in the manifest: ${bad.slice(0, 10).join(", ")}${bad.length > 10 ? ", …" : ""}.`,
+        "Restore from an older base backup with --backup ID, and take a new backup now.",
+      );
     }
-    if (spawnSync(pgCtl, ["-D", pgData, "status"], { ...ids, stdio: "ignore" }).status !== 0)
-      throw await failed("stopped during recovery");
-    if (waited > 600_000) {
+    await fs.writeFile(path.join(pgData, "recovery.signal"), "");
+    const copyMs = performance.now() - copyStarted;
+
+    // As root the server runs as the backup source's user; its files must belong to it.
+    if ("uid" in ids) {
+      spawnSync("chown", ["-R", `${ids.uid}:${ids.gid}`, pgData]);
+      // The log sits beside the data folder, which the server's user must be able to write in.
+      await fs.chown(path.dirname(pgData), ids.uid, ids.gid);
+      await fs.writeFile(options.logFile, "", { flag: "a" });
+      await fs.chown(options.logFile, ids.uid, ids.gid);
+    }
+
+    const port = await freePort();
+    // Command-line settings win over postgresql.auto.conf, which travels with the copy.
+    const settings: Record<string, string> = {
+      // At least the source's max_connections and the like, or recovery aborts.
+      ...manifest.recoverySettings,
+      port: String(port),
+      listen_addresses: "127.0.0.1",
+      unix_socket_directories: "",
+      archive_mode: "off",
+      restore_command: `cp ${sq(path.join(wal, "%f"))} "%p"`,
+      recovery_target_timeline: "current",
+      recovery_target_action: "promote",
+      ...("time" in target
+        ? { recovery_target_time: target.time.toISOString().replace("T", " ").replace("Z", "+00") }
+        : {}),
+      ...("immediate" in target ? { recovery_target: "immediate" } : {}),
+      ...options.settings,
+    };
+    const flags = Object.entries(settings)
+      .map(([k, v]) => `-c ${sq(`${k}=${v}`)}`)
+      .join(" ");
+    const recoveryStarted = performance.now();
+    const started = spawnSync(
+      pgCtl,
+      ["-D", pgData, "-l", options.logFile, "-o", flags, "-w", "-t", "600", "start"],
+      { ...ids, encoding: "utf8" },
+    );
+    const failed = async (why: string) =>
+      new VpbError(
+        "RESTORE_FAILED",
+        `The restored server ${why}. Last lines of ${options.logFile}:\n${await tail(options.logFile, 12)}`,
+        "Read the log above: a target before the backup's end or after the last archived commit cannot be reached; choose another --to.",
+      );
+    if (started.status !== 0) throw await failed(`did not start (${started.stderr.trim()})`);
+    note(`replaying WAL on port ${port}…`);
+    // pg_ctl -w returns once connections are accepted, which is before recovery ends.
+    const url = options.urlFor(port);
+    for (let waited = 0; ; waited += 200) {
+      const client = new pg.Client({ connectionString: url });
+      // A server that dies under this probe must fail the restore below, not crash the process.
+      client.on("error", () => {});
+      try {
+        await client.connect();
+        const { rows } = await client.query<{ r: boolean }>("select pg_is_in_recovery() as r");
+        if (rows[0]?.r === false) break;
+      } catch {
+        // Not ready yet, or gone: the status check below tells.
+      } finally {
+        await client.end().catch(() => {});
+      }
+      if (spawnSync(pgCtl, ["-D", pgData, "status"], { ...ids, stdio: "ignore" }).status !== 0)
+        throw await failed("stopped during recovery");
+      if (waited > 600_000) throw await failed("was still recovering after 10 minutes");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const recoveryMs = performance.now() - recoveryStarted;
+    await fs.rm(path.join(pgData, RESTORE_MARKER));
+    done = true;
+    note(
+      `recovered to ${"time" in target ? target.time.toISOString() : "latest" in target ? "the end of the archive" : "the end of the backup"} in ${(recoveryMs / 1000).toFixed(1)} s`,
+    );
+    return { backup: manifest, pgData, port, url, copyMs, recoveryMs, stop };
+  } finally {
+    if (!done) {
+      // Nothing half-restored stays behind: stop the server if it started, remove the folder.
       stop();
-      throw await failed("was still recovering after 10 minutes");
+      await fs.rm(pgData, { recursive: true, force: true });
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const recoveryMs = performance.now() - recoveryStarted;
-  progress(
-    `recovered to ${"time" in target ? target.time.toISOString() : "latest" in target ? "the end of the archive" : "the end of the backup"} in ${(recoveryMs / 1000).toFixed(1)} s`,
-  );
-  return { backup: manifest, pgData, port, url, copyMs, recoveryMs, stop };
 }

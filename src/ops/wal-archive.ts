@@ -88,3 +88,20 @@ export async function checkArchive(walDir: string, fromWal: string, toWal: strin
   }
   return segmentName(from.timeline, last);
 }
+
+/**
+ * Closes the server's open WAL segment (pg_switch_wal) and waits until the archiver has stored it, so
+ * that a restore reaches the newest commits; returns false if it was not archived within `timeoutMs`.
+ */
+export async function archiveCurrentWal(client: import("pg").Client, timeoutMs = 60_000): Promise<boolean> {
+  const { rows } = await client.query<{ wal: string }>("select pg_walfile_name(pg_switch_wal()) as wal");
+  const wal = rows[0]?.wal ?? "";
+  for (let waited = 0; waited < timeoutMs; waited += 100) {
+    const { rows: a } = await client.query<{ last: string | null }>(
+      "select last_archived_wal as last from pg_stat_archiver",
+    );
+    if ((a[0]?.last ?? "") >= wal) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}

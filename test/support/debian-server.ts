@@ -35,6 +35,8 @@ export function startSystemServer(
   major = Number(path.basename(path.dirname(binDir))),
   /** Keep fsync and synchronous commit on: a crash must not lose what was acknowledged. */
   durable = false,
+  /** More `-c` settings (archiving, for the backup tests); values must need no shell quoting. */
+  extra: Record<string, string> = {},
 ): SystemServer {
   const pgData = path.join(dataRoot, `pg${major}`);
   const ids = asPostgresUser();
@@ -56,6 +58,7 @@ export function startSystemServer(
     "-c max_connections=300",
     // As the embedded server: the monitoring collector reads pg_stat_statements.
     "-c shared_preload_libraries=pg_stat_statements",
+    ...Object.entries(extra).map(([k, v]) => `-c ${k}=${v}`),
   ].join(" ");
   const pgCtl = path.join(binDir, "pg_ctl");
   // A server left running by an interrupted run: stop it, so this run starts with its own settings.

@@ -1,32 +1,39 @@
 import type { Command } from "commander";
 import { EMBEDDED_MAJOR } from "../../db/embedded-server.ts";
 import { verifyBackup } from "../../ops/verify.ts";
-import { loadConfig, progressLine } from "../context.ts";
+import { DiskDriver } from "../../storage/drivers/disk.ts";
+import { storageRoot } from "../../storage/serve.ts";
+import { loadConfig } from "../context.ts";
+import { progressReporter } from "../progress.ts";
 import { embeddedBinDir, restoredUrlFor } from "./backup-options.ts";
 
 export function register(backup: Command): void {
   backup
     .command("verify")
     .description(
-      "restore a base backup into a scratch folder on a free port (checksums of every file, WAL gaps), run amcheck on every index and count rows; exit 1 on any problem",
+      "restore a base backup into a scratch folder on a free port (checksums of every file, WAL gaps), run amcheck on every index, check RLS (forced on every table; two users see only their own projects) and every storage object's file, count rows; records the result in the backup's verification.json; exit 1 naming every mismatch",
     )
     .option("--backup <id>", "the base backup to verify (default: the newest)")
     .option("--json", "print the result as JSON")
-    .action(async (flags: { backup?: string; json?: boolean }) => {
+    .action(async (_flags: unknown, command: Command) => {
+      // `backup` has a --json of its own: commander hands it to the parent unless asked for both.
+      const flags = command.optsWithGlobals<{ backup?: string; json?: boolean }>();
       const config = loadConfig();
+      const progress = progressReporter();
       const result = await verifyBackup({
         backupDir: config.backupDir,
         binDir: await embeddedBinDir(),
         major: EMBEDDED_MAJOR,
         urlFor: await restoredUrlFor(config),
         ...(flags.backup ? { backupId: flags.backup } : {}),
-        onProgress: progressLine,
-      });
+        storage: new DiskDriver(storageRoot(config.dataDir)),
+        onProgress: progress,
+      }).finally(() => progress.finish());
       const tables = Object.keys(result.tables).length;
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(result)}\n`
-          : `backup ${result.backupId} verified: restored in ${(result.restoreMs / 1000).toFixed(1)} s, ${result.indexesChecked} indexes pass amcheck, ${tables} tables counted\n`,
+          : `backup ${result.backupId} verified: restored in ${(result.restoreMs / 1000).toFixed(1)} s, ${result.indexesChecked} indexes pass amcheck, RLS checked with ${Object.keys(result.rlsUsers).length ? "two users" : "no users (none own projects)"}, ${result.storageObjects ?? 0} storage files present, ${tables} tables counted\n`,
       );
     });
 }

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { connect } from "../../db/target.ts";
 import { takeBaseBackup } from "../../ops/base-backup.ts";
-import { loadConfig, progressLine, withTarget } from "../context.ts";
+import { loadConfig, withTarget } from "../context.ts";
+import { progressReporter } from "../progress.ts";
 
 export function register(program: Command): Command {
   return program
@@ -13,6 +14,7 @@ export function register(program: Command): Command {
     .action(async (flags: { json?: boolean }) => {
       const config = loadConfig();
       const started = performance.now();
+      const progress = progressReporter();
       const manifest = await withTarget(config, async (target) => {
         // One connection for the whole copy: closing it would abort the backup.
         const client = await connect(target.url, "vpb-db backup");
@@ -24,9 +26,10 @@ export function register(program: Command): Command {
             client,
             pgData: rows[0]?.dir ?? "",
             backupDir: config.backupDir,
-            onProgress: progressLine,
+            onProgress: progress,
           });
         } finally {
+          progress.finish();
           await client.end();
         }
       });

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { progressReporter } from "../src/cli/progress.ts";
+import { byteCounter, type OpsProgress } from "../src/ops/progress.ts";
+
+function fakeStream(isTTY: boolean) {
+  const chunks: string[] = [];
+  const stream = { isTTY, write: (s: string) => chunks.push(s) > 0 } as unknown as NodeJS.WriteStream;
+  return { stream, text: () => chunks.join("") };
+}
+
+const steps = (phase: string, total: number): OpsProgress[] =>
+  [0, 0.1, 0.3, 0.55, 0.8, 1].map((f) => ({ kind: "bytes", phase, done: Math.round(total * f), total }));
+
+test("on a terminal: one line redrawn in place with bytes, percent, rate and ETA", () => {
+  const out = fakeStream(true);
+  const report = progressReporter(out.stream);
+  for (const e of steps("backup", 50e6)) report(e);
+  report({ kind: "note", text: "done" });
+  report.finish();
+  // The terminal's "return, clear the line", made visible.
+  const text = out.text().replaceAll("\r\x1b[K", "<CLR>");
+  assert.match(text, /<CLR>backup: 15\.0 of 50\.0 MB \(30%\), [\d.]+ MB\/s, ETA (\d+ s|\?)/);
+  assert.match(text, /<CLR>backup: 50\.0 of 50\.0 MB \(100%\), [\d.]+ MB\/s, ETA 0 s/);
+  assert.match(text, /<CLR>done\n$/, "a note clears the line first");
+});
+
+test("off a terminal: plain lines, one per quarter of each phase, no control characters", () => {
+  const out = fakeStream(false);
+  const report = progressReporter(out.stream);
+  for (const e of steps("restore copy", 8e6)) report(e);
+  report.finish();
+  const lines = out.text().trimEnd().split("\n");
+  assert.deepEqual(
+    lines.map((l) => /\((\d+)%\)/.exec(l)?.[1]),
+    ["0", "30", "55", "80", "100"],
+  );
+  assert.ok(!out.text().includes("\r") && !out.text().includes("\x1b"));
+});
+
+test("byteCounter reports at most every interval, and always the end", () => {
+  const events: OpsProgress[] = [];
+  const counter = byteCounter((e) => events.push(e), "copy", 1000, 60_000);
+  for (let i = 0; i < 100; i++) counter.add(10);
+  counter.end();
+  assert.deepEqual(
+    events.map((e) => (e.kind === "bytes" ? e.done : -1)),
+    [0, 1000],
+  );
+});
