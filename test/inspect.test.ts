@@ -129,26 +129,33 @@ const dataRoot = path.join(os.tmpdir(), `vpb-inspect-${MAJOR}-${process.pid}`);
 after(() => rmSync(dataRoot, { recursive: true, force: true }));
 
 test("inspect's top queries come from pg_stat_statements, with Supabase's Query Performance columns", async () => {
-  // A server of its own: the suite's servers may not load pg_stat_statements.
+  // Servers of its own: first one that does not load pg_stat_statements (plpgsql preloaded in its
+  // place), then one that does, as the embedded server and the suite's servers now do.
   const port = 24000 + Math.floor(Math.random() * 2000);
-  const server = startSystemServer(await binDirFor(MAJOR), dataRoot, port, MAJOR);
+  const binDir = await binDirFor(MAJOR);
+  const unloading = startSystemServer(binDir, path.join(dataRoot, "unloaded"), port, MAJOR, false, {
+    shared_preload_libraries: "plpgsql",
+  });
+  let unloadingRuns = true;
+  let server: ReturnType<typeof startSystemServer> | undefined;
   try {
-    const admin = new pg.Client({ connectionString: server.url });
+    const admin = new pg.Client({ connectionString: unloading.url });
     await admin.connect();
     try {
-      // Installed but not loaded yet: the section says so instead of failing.
+      // Installed but not loaded: the section says so instead of failing.
       await admin.query("create extension if not exists pg_stat_statements");
       const unloaded = await inspectDatabase(admin, { sections: ["queries"] });
       assert.match(unloaded.queries?.note ?? "", /installed but the server does not load it/);
-      await admin.query("alter system set shared_preload_libraries = 'pg_stat_statements'");
     } finally {
       await admin.end();
     }
-    server.stop();
-    server.start();
+    unloading.stop();
+    unloadingRuns = false;
+    server = startSystemServer(binDir, path.join(dataRoot, "loaded"), port, MAJOR);
     const c = new pg.Client({ connectionString: server.url });
     await c.connect();
     try {
+      await c.query("create extension if not exists pg_stat_statements");
       await c.query("select pg_stat_statements_reset()");
       for (let i = 0; i < 3; i++) await c.query(`select pg_sleep(0.05), '${SECRET}'`);
       const report = await inspectDatabase(c, { sections: ["queries"], limit: 50 });
@@ -168,6 +175,7 @@ test("inspect's top queries come from pg_stat_statements, with Supabase's Query 
       await c.end();
     }
   } finally {
-    server.stop();
+    if (unloadingRuns) unloading.stop();
+    server?.stop();
   }
 });
