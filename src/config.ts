@@ -1,6 +1,7 @@
 import path from "node:path";
 import { type KeyRing, parseKeyRing } from "./auth/token-cipher.ts";
 import { VpbError } from "./errors.ts";
+import { parseSchedule, type Schedule } from "./jobs/schedule.ts";
 import { PACKAGE_ROOT } from "./package-root.ts";
 
 /** Untrusted input: the environment and command-line options, all strings. */
@@ -18,6 +19,9 @@ export interface Settings {
   VPB_TOKEN_KEYS?: string | undefined;
   VPB_BACKUP_DIR?: string | undefined;
   VPB_STORAGE_PORT?: string | undefined;
+  VPB_SCHEDULER?: string | undefined;
+  VPB_JOBS?: string | undefined;
+  VPB_JOBS_POLL_INTERVAL?: string | undefined;
 }
 
 /** Trusted configuration: parsed once, every value checked. */
@@ -45,6 +49,12 @@ export interface Config {
   backupDir: string;
   /** Preferred port of the storage service `start` runs; 0 takes any free port. */
   storagePort: number;
+  /** Whether `start` runs the recurring jobs (`worker` runs them regardless). */
+  scheduler: boolean;
+  /** Schedules that replace a job's default, by job name (checked against the registry when it loads). */
+  jobSchedules: ReadonlyMap<string, Schedule>;
+  /** How often an idle scheduler asks for due work, in milliseconds. */
+  jobPollMs: number;
 }
 
 export const DEFAULTS = {
@@ -56,6 +66,8 @@ export const DEFAULTS = {
   VPB_STATEMENT_TIMEOUT: "0",
   VPB_MIGRATION_LOCK_WAIT: "60s",
   VPB_STORAGE_PORT: "54321",
+  VPB_SCHEDULER: "on",
+  VPB_JOBS_POLL_INTERVAL: "2s",
 } as const;
 
 const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
@@ -125,6 +137,29 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     tokenKeys = parsed.ring;
   }
 
+  const schedulerText = pick("VPB_SCHEDULER");
+  if (schedulerText !== "on" && schedulerText !== "off") {
+    problems.push(`VPB_SCHEDULER must be on or off, got "${schedulerText}"`);
+  }
+  const jobSchedules = new Map<string, Schedule>();
+  for (const entry of (settings.VPB_JOBS ?? "").split(";")) {
+    if (entry.trim() === "") continue;
+    const eq = entry.indexOf("=");
+    const name = entry.slice(0, Math.max(eq, 0)).trim();
+    if (eq < 1 || !/^[a-z][a-z0-9-]*$/.test(name)) {
+      problems.push(`VPB_JOBS entries are name=schedule separated by ";", got "${entry.trim()}"`);
+      continue;
+    }
+    const schedule = parseSchedule(entry.slice(eq + 1));
+    if (typeof schedule === "string") problems.push(`VPB_JOBS ${name}: ${schedule}`);
+    else jobSchedules.set(name, schedule);
+  }
+  const pollText = pick("VPB_JOBS_POLL_INTERVAL");
+  const jobPollMs = parseDuration(pollText);
+  if (jobPollMs === undefined || jobPollMs < 500 || jobPollMs > 600_000) {
+    problems.push(`VPB_JOBS_POLL_INTERVAL must be a duration from 500ms to 10min, got "${pollText}"`);
+  }
+
   const appMigrations = settings.VPB_APP_MIGRATIONS_DIR
     ? path.resolve(cwd, settings.VPB_APP_MIGRATIONS_DIR)
     : undefined;
@@ -159,6 +194,9 @@ export function parseConfig(settings: Settings, cwd: string): Config {
       ? path.resolve(cwd, settings.VPB_BACKUP_DIR)
       : path.join(dataDir, "backups"),
     storagePort,
+    scheduler: schedulerText === "on",
+    jobSchedules,
+    jobPollMs: jobPollMs ?? 2000,
   };
 }
 

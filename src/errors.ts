@@ -41,6 +41,10 @@ export const ERROR_CODES = {
   RESTORE_TARGET_EXISTS: "the restore folder exists and is not empty",
   RESTORE_FAILED: "the restored server did not recover to the target",
   VERIFY_FAILED: "a restored backup failed a check",
+  JOB_UNKNOWN: "no recurring job has that name",
+  JOB_FAILED: "a recurring job's run failed",
+  JOB_TIMEOUT: "a recurring job ran past its timeout and was cancelled",
+  PG_CRON_UNAVAILABLE: "pg_cron is not installed in the database, or cannot run that schedule",
   // The data API (SDK and Auth.js adapter): mapped from SQLSTATE by fromDatabaseError below.
   NOT_FOUND: "the row does not exist or this user cannot see it",
   FORBIDDEN: "the row-level security policies refuse this user",

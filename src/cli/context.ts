@@ -27,6 +27,9 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_TOKEN_KEYS: env.VPB_TOKEN_KEYS,
     VPB_BACKUP_DIR: env.VPB_BACKUP_DIR,
     VPB_STORAGE_PORT: env.VPB_STORAGE_PORT,
+    VPB_SCHEDULER: env.VPB_SCHEDULER,
+    VPB_JOBS: env.VPB_JOBS,
+    VPB_JOBS_POLL_INTERVAL: env.VPB_JOBS_POLL_INTERVAL,
   };
   return parseConfig(settings, process.cwd());
 }

@@ -3,6 +3,7 @@ import { register as registerBackup } from "./commands/backup.ts";
 import { register as registerBackupVerify } from "./commands/backup-verify.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
 import { register as registerGenTypes } from "./commands/gen-types.ts";
+import { register as registerJobs } from "./commands/jobs.ts";
 import { register as registerKeysGenerate } from "./commands/keys-generate.ts";
 import { register as registerKeysRotate } from "./commands/keys-rotate.ts";
 import { register as registerBaseline } from "./commands/migrate-baseline.ts";
@@ -14,10 +15,12 @@ import { register as registerReset } from "./commands/migrate-reset.ts";
 import { register as registerStatus } from "./commands/migrate-status.ts";
 import { register as registerUp } from "./commands/migrate-up.ts";
 import { register as registerRestore } from "./commands/restore.ts";
+import { register as registerSchedule } from "./commands/schedule-pg-cron.ts";
 import { register as registerSeed } from "./commands/seed.ts";
 import { register as registerStart } from "./commands/start.ts";
 import { register as registerStorageServe } from "./commands/storage-serve.ts";
 import { register as registerStorageSweep } from "./commands/storage-sweep.ts";
+import { register as registerWorker } from "./commands/worker.ts";
 
 /** Exit codes: 0 success, 1 error, 2 usage; `migrate status` adds 3 (pending) and 4 (drift). */
 export function buildProgram(): Command {
@@ -32,6 +35,9 @@ export function buildProgram(): Command {
   registerSeed(program);
   registerBackupVerify(registerBackup(program));
   registerRestore(program);
+  registerJobs(program);
+  registerWorker(program);
+  registerSchedule(program);
   const gen = program.command("gen").description("generate code from the schema");
   registerGenTypes(gen);
   const keys = program.command("keys").description("the keys that encrypt the stored OAuth tokens");

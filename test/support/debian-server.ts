@@ -35,6 +35,8 @@ export function startSystemServer(
   major = Number(path.basename(path.dirname(binDir))),
   /** Keep fsync and synchronous commit on: a crash must not lose what was acknowledged. */
   durable = false,
+  /** More server settings, passed as `-c name=value` (e.g. shared_preload_libraries for pg_cron). */
+  extra: Record<string, string> = {},
 ): SystemServer {
   const pgData = path.join(dataRoot, `pg${major}`);
   const ids = asPostgresUser();
@@ -54,6 +56,7 @@ export function startSystemServer(
     "-c unix_socket_directories=''",
     ...(durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
     "-c max_connections=300",
+    ...Object.entries(extra).map(([name, value]) => `-c ${name}=${value}`),
   ].join(" ");
   const pgCtl = path.join(binDir, "pg_ctl");
   // A server left running by an interrupted run: stop it, so this run starts with its own settings.

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { tail } from "../../db/embedded-server.ts";
 import { openTarget, type Target } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
+import { resolveJobs, type Scheduler, startScheduler } from "../../jobs/scheduler.ts";
 import { migrateUp } from "../../migrations/migrator.ts";
 import { type RunningStorage, serveStorage } from "../../storage/serve.ts";
 import { closeOnSignal, loadConfig, migratorOptions, progressLine } from "../context.ts";
@@ -64,10 +65,28 @@ export function register(program: Command): void {
           `anon key: ${storage.api.anonKey}\n` +
           `service key and JWT secret: ${path.relative(process.cwd(), path.join(config.dataDir, "api.json"))}\n`,
       );
+      let scheduler: Scheduler | undefined;
+      if (config.scheduler) {
+        try {
+          const env = { url: target.url, config, embedded: target.embedded };
+          const jobs = resolveJobs(env);
+          scheduler = await startScheduler({ env, jobs, onLog: progressLine });
+          const on = jobs.filter((j) => j.off === undefined).map((j) => j.definition.name);
+          process.stdout.write(
+            `scheduler running ${on.length} jobs: ${on.join(", ")} (\`vpb-db jobs\` lists them)\n`,
+          );
+        } catch (e) {
+          await storage.close();
+          await target.close();
+          throw e;
+        }
+      }
       process.stdout.write("Press Ctrl-C to stop.\n");
       const ended = await watch(target);
       // The storage service goes first: its requests in flight finish while the database still answers.
       await storage.close();
+      // Then the jobs: runs in flight are cancelled and recorded as failed (retried by the next process).
+      await scheduler?.stop().catch((e: unknown) => progressLine(`scheduler: ${(e as Error).message}`));
       if (ended.kind === "server-stopped") {
         await target.close();
         throw new VpbError(
@@ -77,7 +96,7 @@ export function register(program: Command): void {
         );
       }
       progressLine(
-        `${ended.kind === "signal" ? ended.signal : "parent process gone"}: stopped the storage service, stopping PostgreSQL…`,
+        `${ended.kind === "signal" ? ended.signal : "parent process gone"}: stopped the storage service${scheduler ? " and the jobs" : ""}, stopping PostgreSQL…`,
       );
       await target.close();
       progressLine("stopped.");
