@@ -6,7 +6,7 @@ import { parseConfig } from "../src/config.ts";
 import { isVpbError } from "../src/errors.ts";
 import { runJobNow } from "../src/jobs/history.ts";
 import { job } from "../src/jobs/registry.ts";
-import { resolveJobs } from "../src/jobs/scheduler.ts";
+import { resolveJobs, startScheduler } from "../src/jobs/scheduler.ts";
 import { runCli } from "./support/cli.ts";
 import { client, createDatabase, ROOT } from "./support/harness.ts";
 
@@ -99,6 +99,38 @@ test("two scheduler processes on one database run each slot once, and a long run
     assert.ok(previous?.ended_at && current, "every run but a cancelled last one finished");
     assert.ok(current.started_at >= previous.ended_at, `run ${i} started before run ${i - 1} ended`);
   }
+});
+
+test("a process that starts just after a slot ran does not run that slot again", async () => {
+  const db = await createDatabase();
+  const c = await client(db.url);
+  await c.query("create table sched_once (run_id uuid not null)");
+  const env = environment(db.url);
+  const once = job("once-per-slot", "59 seconds", "records its run", {
+    run: async (ctx) => {
+      const w = await client(ctx.url);
+      await w.query("insert into sched_once values ($1)", [ctx.runId]);
+      return {};
+    },
+  });
+  // Both take the latest slot at start however long ago it passed: the second sees it already queued.
+  const options = { env, jobs: resolveJobs(env, [once]), tickMs: 200, startupGraceMs: 60_000 };
+  const first = await startScheduler(options);
+  try {
+    await until("the first run", 10_000, async () => {
+      const { rows } = await c.query(
+        "select count(*)::int as n from pgboss.job where name = 'once-per-slot' and state = 'completed'",
+      );
+      return rows[0].n === 1 ? true : undefined;
+    });
+    const second = await startScheduler(options);
+    await sleep(2500);
+    await second.stop();
+  } finally {
+    await first.stop();
+  }
+  const { rows } = await c.query("select count(*)::int as n from sched_once");
+  assert.equal(rows[0].n, 1, "the slot ran once");
 });
 
 test("a failing job is recorded with its error (no stack, no connection string) and retried", async () => {

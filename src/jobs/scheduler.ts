@@ -59,6 +59,8 @@ export interface SchedulerOptions {
   work?: boolean;
   /** How often the timekeeper looks for a due slot. */
   tickMs?: number;
+  /** How recently a slot may have passed for a starting process to queue it (default 5 s). */
+  startupGraceMs?: number;
   onLog?: (line: string) => void;
 }
 
@@ -158,7 +160,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         if (slot === undefined || sent.get(j.definition.name) === slot) continue;
         const first = !sent.has(j.definition.name);
         sent.set(j.definition.name, slot);
-        if (first && now - slot > STARTUP_GRACE_MS) continue;
+        if (first && now - slot > (options.startupGraceMs ?? STARTUP_GRACE_MS)) continue;
         await boss.send(
           j.definition.name,
           { slot: new Date(slot).toISOString() },
