@@ -183,7 +183,10 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       // Runs in flight are cancelled rather than awaited (a backup may take hours): they fail with a
       // clear reason and are retried by the next process; the wait below is for their cleanup.
       runner.abortAll();
-      await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
+      // A failure to mark the cancelled runs (a pool already ending) is logged: pg-boss expires them.
+      await boss
+        .stop({ graceful: true, wait: true, timeout: 10_000 })
+        .catch((e: unknown) => log(`scheduler: while stopping: ${safeMessage(e)}`));
       await Promise.race([runner.settled(), new Promise((r) => setTimeout(r, 10_000))]);
     },
   };

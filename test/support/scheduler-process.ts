@@ -30,7 +30,12 @@ const probe = job("probe", "1 seconds", "records its run", {
     }
   },
 });
-const scheduler = await startScheduler({ env, jobs: resolveJobs(env, [probe]), tickMs: 200 });
+const scheduler = await startScheduler({
+  env,
+  jobs: resolveJobs(env, [probe]),
+  tickMs: 200,
+  onLog: (line) => process.stderr.write(`${line}\n`),
+});
 process.stdout.write("ready\n");
 process.once("SIGTERM", async () => {
   await scheduler.stop();
