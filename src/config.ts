@@ -1,6 +1,7 @@
 import path from "node:path";
 import { type KeyRing, parseKeyRing } from "./auth/token-cipher.ts";
 import { VpbError } from "./errors.ts";
+import { parseSchedule, type Schedule } from "./jobs/schedule.ts";
 import { PACKAGE_ROOT } from "./package-root.ts";
 
 /** Untrusted input: the environment and command-line options, all strings. */
@@ -32,6 +33,9 @@ export interface Settings {
   VPB_S3_SECRET_ACCESS_KEY?: string | undefined;
   VPB_BACKUP_KEEP?: string | undefined;
   VPB_ARCHIVE_TIMEOUT?: string | undefined;
+  VPB_SCHEDULER?: string | undefined;
+  VPB_JOBS?: string | undefined;
+  VPB_JOBS_POLL_INTERVAL?: string | undefined;
 }
 
 /** Where the storage service keeps object bytes. */
@@ -85,6 +89,12 @@ export interface Config {
   backupKeep: number;
   /** The longest a commit waits before its WAL segment is archived, in seconds: the RPO of a lost disk. */
   archiveTimeoutSeconds: number;
+  /** Whether `start` runs the recurring jobs (`worker` runs them regardless). */
+  scheduler: boolean;
+  /** Schedules that replace a job's default, by job name (checked against the registry when it loads). */
+  jobSchedules: ReadonlyMap<string, Schedule>;
+  /** How often an idle scheduler asks for due work, in milliseconds. */
+  jobPollMs: number;
 }
 
 export const DEFAULTS = {
@@ -102,6 +112,8 @@ export const DEFAULTS = {
   VPB_S3_FORCE_PATH_STYLE: "false",
   VPB_BACKUP_KEEP: "7",
   VPB_ARCHIVE_TIMEOUT: "5min",
+  VPB_SCHEDULER: "on",
+  VPB_JOBS_POLL_INTERVAL: "2s",
 } as const;
 
 const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
@@ -217,6 +229,28 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     problems.push("VPB_ALERT_WEBHOOK_SECRET is set without VPB_ALERT_WEBHOOK_URL");
   }
   const storage = parseStorage(settings, pick, problems);
+  const schedulerText = pick("VPB_SCHEDULER");
+  if (schedulerText !== "on" && schedulerText !== "off") {
+    problems.push(`VPB_SCHEDULER must be on or off, got "${schedulerText}"`);
+  }
+  const jobSchedules = new Map<string, Schedule>();
+  for (const entry of (settings.VPB_JOBS ?? "").split(";")) {
+    if (entry.trim() === "") continue;
+    const eq = entry.indexOf("=");
+    const name = entry.slice(0, Math.max(eq, 0)).trim();
+    if (eq < 1 || !/^[a-z][a-z0-9-]*$/.test(name)) {
+      problems.push(`VPB_JOBS entries are name=schedule separated by ";", got "${entry.trim()}"`);
+      continue;
+    }
+    const schedule = parseSchedule(entry.slice(eq + 1));
+    if (typeof schedule === "string") problems.push(`VPB_JOBS ${name}: ${schedule}`);
+    else jobSchedules.set(name, schedule);
+  }
+  const pollText = pick("VPB_JOBS_POLL_INTERVAL");
+  const jobPollMs = parseDuration(pollText);
+  if (jobPollMs === undefined || jobPollMs < 500 || jobPollMs > 600_000) {
+    problems.push(`VPB_JOBS_POLL_INTERVAL must be a duration from 500ms to 10min, got "${pollText}"`);
+  }
 
   const appMigrations = settings.VPB_APP_MIGRATIONS_DIR
     ? path.resolve(cwd, settings.VPB_APP_MIGRATIONS_DIR)
@@ -258,6 +292,9 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     backupKeep,
     archiveTimeoutSeconds: Math.floor((archiveTimeoutMs ?? 0) / 1000),
     storage,
+    scheduler: schedulerText === "on",
+    jobSchedules,
+    jobPollMs: jobPollMs ?? 2000,
   };
 }
 

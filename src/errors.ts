@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   RESTORE_UNCONFIRMED: "restore --replace was not confirmed",
   RESTORE_SERVER_IN_USE: "restore --replace found other vpb-db processes using the server",
   MIGRATION_NOT_APPLIED: "--before-migration names a migration the database has no record of",
+  JOB_UNKNOWN: "no recurring job has that name",
+  JOB_FAILED: "a recurring job's run failed",
+  JOB_TIMEOUT: "a recurring job ran past its timeout and was cancelled",
+  PG_CRON_UNAVAILABLE: "pg_cron is not installed in the database, or cannot run that schedule",
   // The data API (SDK and Auth.js adapter): mapped from SQLSTATE by fromDatabaseError below.
   NOT_FOUND: "the row does not exist or this user cannot see it",
   FORBIDDEN: "the row-level security policies refuse this user",

@@ -12,6 +12,24 @@ export {
   RetryableError,
   VpbError,
 } from "./errors.ts";
+export { type JobRun, type JobStatus, jobStatuses, recentRuns, runJobNow } from "./jobs/history.ts";
+export { installPgCron, uninstallPgCron } from "./jobs/pg-cron.ts";
+export {
+  JOBS,
+  type JobContext,
+  type JobDefinition,
+  type JobEnvironment,
+  job,
+  type RetryPolicy,
+} from "./jobs/registry.ts";
+export { parseSchedule, type Schedule } from "./jobs/schedule.ts";
+export {
+  resolveJobs,
+  type ScheduledJob,
+  type Scheduler,
+  type SchedulerOptions,
+  startScheduler,
+} from "./jobs/scheduler.ts";
 export {
   baseline,
   type MigrationResult,

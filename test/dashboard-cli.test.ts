@@ -94,7 +94,10 @@ test(
         run.child.kill("SIGTERM");
       }
       assert.equal(await run.exited, 0, run.output());
-      assert.match(run.output(), /stopped the dashboard and the storage service, stopping PostgreSQL/);
+      assert.match(
+        run.output(),
+        /stopped the dashboard, the storage service( and the jobs)?, stopping PostgreSQL/,
+      );
       await assert.rejects(fetch(url ?? ""), "the dashboard no longer answers");
     } finally {
       await rm(dataDir, { recursive: true, force: true });

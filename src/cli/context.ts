@@ -41,6 +41,9 @@ export function loadConfig(flags: MigrateFlags = {}, env: NodeJS.ProcessEnv = pr
     VPB_S3_SECRET_ACCESS_KEY: env.VPB_S3_SECRET_ACCESS_KEY,
     VPB_BACKUP_KEEP: env.VPB_BACKUP_KEEP,
     VPB_ARCHIVE_TIMEOUT: env.VPB_ARCHIVE_TIMEOUT,
+    VPB_SCHEDULER: env.VPB_SCHEDULER,
+    VPB_JOBS: env.VPB_JOBS,
+    VPB_JOBS_POLL_INTERVAL: env.VPB_JOBS_POLL_INTERVAL,
   };
   return parseConfig(settings, process.cwd());
 }

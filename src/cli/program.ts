@@ -9,6 +9,7 @@ import { register as registerExport } from "./commands/export.ts";
 import { register as registerGenTypes } from "./commands/gen-types.ts";
 import { register as registerImport } from "./commands/import.ts";
 import { register as registerInspect } from "./commands/inspect.ts";
+import { register as registerJobs } from "./commands/jobs.ts";
 import { register as registerKeysApi } from "./commands/keys-api.ts";
 import { register as registerKeysGenerate } from "./commands/keys-generate.ts";
 import { register as registerKeysRotate } from "./commands/keys-rotate.ts";
@@ -22,10 +23,12 @@ import { register as registerReset } from "./commands/migrate-reset.ts";
 import { register as registerStatus } from "./commands/migrate-status.ts";
 import { register as registerUp } from "./commands/migrate-up.ts";
 import { register as registerRestore } from "./commands/restore.ts";
+import { register as registerSchedule } from "./commands/schedule-pg-cron.ts";
 import { register as registerSeed } from "./commands/seed.ts";
 import { register as registerStart } from "./commands/start.ts";
 import { register as registerStorageServe } from "./commands/storage-serve.ts";
 import { register as registerStorageSweep } from "./commands/storage-sweep.ts";
+import { register as registerWorker } from "./commands/worker.ts";
 
 /** Exit codes: 0 success, 1 error, 2 usage; `migrate status` adds 3 (pending) and 4 (drift). */
 export function buildProgram(): Command {
@@ -47,6 +50,9 @@ export function buildProgram(): Command {
   registerAlerts(program);
   registerExport(program);
   registerImport(program);
+  registerJobs(program);
+  registerWorker(program);
+  registerSchedule(program);
   const gen = program.command("gen").description("generate code from the schema");
   registerGenTypes(gen);
   const keys = program

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { EMBEDDED_MAJOR } from "../../db/embedded-server.ts";
 import { verifyBackup } from "../../ops/verify.ts";
-import { DiskDriver } from "../../storage/drivers/disk.ts";
+import { openDriver } from "../../storage/drivers/select.ts";
 import { storageRoot } from "../../storage/serve.ts";
 import { loadConfig } from "../context.ts";
 import { progressReporter } from "../progress.ts";
@@ -19,6 +19,8 @@ export function register(backup: Command): void {
       // `backup` has a --json of its own: commander hands it to the parent unless asked for both.
       const flags = command.optsWithGlobals<{ backup?: string; json?: boolean }>();
       const config = loadConfig();
+      // The configured driver (disk or S3): the files are where the storage service keeps them.
+      const driver = await openDriver(config.storage, storageRoot(config.dataDir));
       const progress = progressReporter();
       const result = await verifyBackup({
         backupDir: config.backupDir,
@@ -26,9 +28,12 @@ export function register(backup: Command): void {
         major: EMBEDDED_MAJOR,
         urlFor: await restoredUrlFor(config),
         ...(flags.backup ? { backupId: flags.backup } : {}),
-        storage: new DiskDriver(storageRoot(config.dataDir)),
+        storage: driver,
         onProgress: progress,
-      }).finally(() => progress.finish());
+      }).finally(() => {
+        progress.finish();
+        driver.close?.();
+      });
       const tables = Object.keys(result.tables).length;
       process.stdout.write(
         flags.json

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { VpbError } from "../../errors.ts";
 import { exportDatabase } from "../../ops/export.ts";
 import type { CopyFormat } from "../../ops/export-format.ts";
-import { DiskDriver } from "../../storage/drivers/disk.ts";
+import { openDriver } from "../../storage/drivers/select.ts";
 import { storageRoot } from "../../storage/serve.ts";
 import { loadConfig, withTarget } from "../context.ts";
 import { transferPrinter } from "../report.ts";
@@ -29,6 +29,8 @@ export function register(program: Command): void {
         );
       }
       const config = loadConfig();
+      // The configured driver (disk or S3): the files are where the storage service keeps them.
+      const driver = await openDriver(config.storage, storageRoot(config.dataDir));
       const stamp = new Date()
         .toISOString()
         .replace(/[-:]/g, "")
@@ -39,12 +41,15 @@ export function register(program: Command): void {
         exportDatabase({
           url: target.url,
           out,
-          driver: new DiskDriver(storageRoot(config.dataDir)),
+          driver,
           format: flags.format as CopyFormat,
           ...(flags.user !== undefined ? { user: flags.user } : {}),
           onProgress: printer.update,
         }),
-      ).finally(printer.end);
+      ).finally(() => {
+        printer.end();
+        driver.close?.();
+      });
       const m = result.manifest;
       const rows = m.tables.reduce((s, t) => s + t.rows, 0);
       const summary = {

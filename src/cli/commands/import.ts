@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { migrateUp } from "../../migrations/migrator.ts";
 import { importExport } from "../../ops/import.ts";
-import { DiskDriver } from "../../storage/drivers/disk.ts";
+import { openDriver } from "../../storage/drivers/select.ts";
 import { storageRoot } from "../../storage/serve.ts";
 import { loadConfig, migratorOptions, withTarget } from "../context.ts";
 import { transferPrinter } from "../report.ts";
@@ -19,19 +19,24 @@ export function register(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (folder: string, flags: { json?: boolean }) => {
       const config = loadConfig();
+      // The configured driver (disk or S3): the files are where the storage service keeps them.
+      const driver = await openDriver(config.storage, storageRoot(config.dataDir));
       const printer = transferPrinter();
       const result = await withTarget(config, (target) =>
         importExport({
           url: target.url,
           dir: path.resolve(folder),
-          driver: new DiskDriver(storageRoot(config.dataDir)),
+          driver,
           migrateTo: async (name) => {
             const up = await migrateUp(migratorOptions(config, target, {}), { to: name });
             if (up.error) throw up.error;
           },
           onProgress: printer.update,
         }),
-      ).finally(printer.end);
+      ).finally(() => {
+        printer.end();
+        driver.close?.();
+      });
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(result)}\n`

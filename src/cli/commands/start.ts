@@ -6,6 +6,7 @@ import { type RunningDashboard, serveDashboard } from "../../dashboard/server.ts
 import { tail } from "../../db/embedded-server.ts";
 import { openTarget, type Target } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
+import { resolveJobs, type Scheduler, startScheduler } from "../../jobs/scheduler.ts";
 import { migrateUp } from "../../migrations/migrator.ts";
 import { type RunningStorage, serveStorage } from "../../storage/serve.ts";
 import { closeOnSignal, loadConfig, migratorOptions, progressLine } from "../context.ts";
@@ -75,11 +76,30 @@ export function register(program: Command): void {
         throw e;
       }
       process.stdout.write(`dashboard: ${dashboard.url}\n`);
+      let scheduler: Scheduler | undefined;
+      if (config.scheduler) {
+        try {
+          const env = { url: target.url, config, embedded: target.embedded };
+          const jobs = resolveJobs(env);
+          scheduler = await startScheduler({ env, jobs, onLog: progressLine });
+          const on = jobs.filter((j) => j.off === undefined).map((j) => j.definition.name);
+          process.stdout.write(
+            `scheduler running ${on.length} jobs: ${on.join(", ")} (\`vpb-db jobs\` lists them)\n`,
+          );
+        } catch (e) {
+          await dashboard.close();
+          await storage.close();
+          await target.close();
+          throw e;
+        }
+      }
       process.stdout.write("Press Ctrl-C to stop.\n");
       const ended = await watch(target);
       // The HTTP services go first: their requests in flight finish while the database still answers.
       await dashboard.close();
       await storage.close();
+      // Then the jobs: runs in flight are cancelled and recorded as failed (retried by the next process).
+      await scheduler?.stop().catch((e: unknown) => progressLine(`scheduler: ${(e as Error).message}`));
       if (ended.kind === "server-stopped") {
         await target.close();
         throw new VpbError(
@@ -89,7 +109,7 @@ export function register(program: Command): void {
         );
       }
       progressLine(
-        `${ended.kind === "signal" ? ended.signal : "parent process gone"}: stopped the dashboard and the storage service, stopping PostgreSQL…`,
+        `${ended.kind === "signal" ? ended.signal : "parent process gone"}: stopped the dashboard, the storage service${scheduler ? " and the jobs" : ""}, stopping PostgreSQL…`,
       );
       await target.close();
       progressLine("stopped.");
