@@ -53,14 +53,14 @@ test(
       await start.ready;
       assert.match(
         start.output().stdout,
-        /scheduler running 7 jobs: auth-cleanup, projects-purge, partitions-create, partitions-retention, storage-sweep, backup-base, backup-verify/,
+        /scheduler running 9 jobs: auth-cleanup, projects-purge, partitions-create, partitions-retention, storage-sweep, backup-base, backup-verify, backup-retention, monitoring/,
       );
       const url = (await readFile(path.join(dataDir, "database-url"), "utf8")).trim();
       worker = launch(["worker"], { DATABASE_URL: url, ...jobs }, "worker running");
       await worker.ready;
       assert.match(
         worker.output().stdout,
-        /worker running 5 jobs \(auth-cleanup, projects-purge, partitions-create, partitions-retention, storage-sweep\)/,
+        /worker running 6 jobs \(auth-cleanup, projects-purge, partitions-create, partitions-retention, storage-sweep, monitoring\)/,
       );
       c = new pg.Client({ connectionString: url });
       await c.connect();
