@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type pg from "pg";
 import PgBoss from "pg-boss";
 import { connect } from "../db/target.ts";
 import { VpbError } from "../errors.ts";
@@ -92,39 +93,44 @@ export async function openQueues(
   });
   // pg-boss reports pool and maintenance errors as events; unheard, an 'error' event ends the process.
   boss.on("error", (e: Error) => options.onLog(`scheduler: ${safeMessage(e)}`));
-  await boss.start();
-  await lockDown(env.url);
-  for (const { definition: d } of jobs) {
-    const queue = {
-      name: d.name,
-      // One run at a time and at most one waiting: a long run never overlaps the next slot's.
-      policy: "stately" as const,
-      retryLimit: d.retry.limit,
-      retryDelay: d.retry.delaySeconds,
-      retryBackoff: d.retry.backoff,
-      // A backstop for a process that died mid-run; a live one cancels its run at timeoutMs.
-      expireInSeconds: Math.ceil(d.timeoutMs / 1000) + 60,
-    };
-    await boss.createQueue(d.name, queue);
-    await boss.updateQueue(d.name, queue);
+  // The processes of one app start together (a deploy, `start` beside `worker`s): creating pg-boss's
+  // schema, attaching its queue partitions and our revokes all update shared catalog rows, which
+  // PostgreSQL refuses to do concurrently ("tuple concurrently updated"). One process at a time sets up.
+  const setup = await connect(env.url, "vpb-db scheduler");
+  try {
+    await setup.query("select pg_advisory_lock(hashtext('vpb-db scheduler setup'))");
+    await boss.start();
+    await lockDown(setup);
+    for (const { definition: d } of jobs) {
+      const queue = {
+        name: d.name,
+        // One run at a time and at most one waiting: a long run never overlaps the next slot's.
+        policy: "stately" as const,
+        retryLimit: d.retry.limit,
+        retryDelay: d.retry.delaySeconds,
+        retryBackoff: d.retry.backoff,
+        // A backstop for a process that died mid-run; a live one cancels its run at timeoutMs.
+        expireInSeconds: Math.ceil(d.timeoutMs / 1000) + 60,
+      };
+      await boss.createQueue(d.name, queue);
+      await boss.updateQueue(d.name, queue);
+    }
+  } finally {
+    // Ending the session releases the lock, also when the setup failed half-way.
+    await setup.end();
   }
   return boss;
 }
 
 /** The scheduler's schema holds job data and errors: no API role (anon, authenticated) may read it. */
-async function lockDown(url: string): Promise<void> {
-  const client = await connect(url, "vpb-db scheduler");
-  try {
-    await client.query(`revoke all on schema ${SCHEDULER_SCHEMA} from public`);
-    const { rows } = await client.query<{ rolname: string }>(
-      "select rolname from pg_roles where rolname in ('anon', 'authenticated')",
-    );
-    for (const { rolname } of rows) {
-      await client.query(`revoke all on all tables in schema ${SCHEDULER_SCHEMA} from ${rolname}`);
-      await client.query(`revoke all on schema ${SCHEDULER_SCHEMA} from ${rolname}`);
-    }
-  } finally {
-    await client.end();
+async function lockDown(client: pg.Client): Promise<void> {
+  await client.query(`revoke all on schema ${SCHEDULER_SCHEMA} from public`);
+  const { rows } = await client.query<{ rolname: string }>(
+    "select rolname from pg_roles where rolname in ('anon', 'authenticated')",
+  );
+  for (const { rolname } of rows) {
+    await client.query(`revoke all on all tables in schema ${SCHEDULER_SCHEMA} from ${rolname}`);
+    await client.query(`revoke all on schema ${SCHEDULER_SCHEMA} from ${rolname}`);
   }
 }
 

@@ -36,9 +36,10 @@ const scheduler = await startScheduler({
   tickMs: 200,
   onLog: (line) => process.stderr.write(`${line}\n`),
 });
-process.stdout.write("ready\n");
+// The handler is in place before "ready" is written: the test may signal the moment it reads it.
 process.once("SIGTERM", async () => {
   await scheduler.stop();
   process.exit(0);
 });
+process.stdout.write("ready\n");
 setInterval(() => {}, 60_000);
