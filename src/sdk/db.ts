@@ -91,10 +91,13 @@ export async function inTransaction<T>(
     // One round trip, no parameters (a simple query): the values are escaped literals (a validated UUID or
     // verified JWT claims) and fixed words. auth.uid() reads the legacy request.jwt.claim.* first: they
     // are emptied too, so a value left on the connection never stands in for the caller.
+    // The role changes in a statement of its own: pg_stat_statements files a statement that switches
+    // the role under the new role with its text as sent (constants not replaced by $n), which would
+    // keep the first caller's claims (user id, email) for `inspect` and the dashboard to show.
     await client.query(
       `begin; select ${LEGACY_CLAIMS}set_config('request.jwt.claims', ${client.escapeLiteral(claims)}, true), ` +
-        `set_config('role', ${client.escapeLiteral(actor.role)}, true), ` +
-        `set_config('statement_timeout', '${Math.trunc(runner.statementTimeoutMs)}ms', true)`,
+        `set_config('statement_timeout', '${Math.trunc(runner.statementTimeoutMs)}ms', true); ` +
+        `select set_config('role', ${client.escapeLiteral(actor.role)}, true)`,
     );
     const result = await fn(prepare ? preparing(client) : client);
     phase = "commit";
