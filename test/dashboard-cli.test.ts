@@ -96,7 +96,7 @@ test(
       assert.equal(await run.exited, 0, run.output());
       assert.match(
         run.output(),
-        /stopped the dashboard, the storage service( and the jobs)?, stopping PostgreSQL/,
+        /stopped the dashboard, the storage service( and the jobs)?\n.*stopped PostgreSQL\./,
       );
       await assert.rejects(fetch(url ?? ""), "the dashboard no longer answers");
     } finally {

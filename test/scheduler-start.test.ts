@@ -92,7 +92,7 @@ test(
     assert.equal(await start.exited, 0, start.output().stderr);
     assert.match(
       start.output().stderr,
-      /stopped the dashboard, the storage service and the jobs, stopping PostgreSQL/,
+      /stopped the dashboard, the storage service and the jobs\n.*stopped PostgreSQL\./,
     );
     // The only failure allowed is a run in flight cancelled by the stop (retried by the next process).
     assert.doesNotMatch(

@@ -189,3 +189,32 @@ test(
     assert.doesNotMatch(r.stderr, /damaged data folder/);
   },
 );
+
+test(
+  "regression: a `start` attached to a server left by a killed `start` says it leaves it running, and does",
+  once,
+  async () => {
+    const { dataDir, env } = await freshFolder();
+    const first = await startServing(process.execPath, [CLI, "start"], env);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    const postmaster = await postmasterPid(dataDir);
+    assert.ok(postmaster && isAlive(postmaster), "the orphan keeps running");
+    try {
+      const second = await startServing(process.execPath, [CLI, "start"], env);
+      assert.match(second.output(), /attached to the PostgreSQL 17 already running/);
+      second.child.kill("SIGTERM");
+      assert.equal(await second.exited, 0, second.output());
+      assert.match(
+        second.output(),
+        /PostgreSQL keeps running: this `start` attached to a server it did not start/,
+      );
+      assert.match(second.output(), /kill -INT "\$\(head -1 .*pg17\/postmaster\.pid\)"/);
+      assert.doesNotMatch(second.output(), /stopped PostgreSQL/);
+      assert.ok(isAlive(postmaster), "still running, as said");
+    } finally {
+      process.kill(postmaster, "SIGINT");
+      await until("the orphan stopped", () => !isAlive(postmaster));
+    }
+  },
+);

@@ -37,6 +37,14 @@ export interface EmbeddedOptions {
   onProgress?: (line: string) => void;
 }
 
+/** What ending a command's use of the embedded server did to it. */
+export type ServerRelease =
+  | { kind: "stopped" }
+  /** Another vpb-db command still uses it and owns it now. */
+  | { kind: "handed-over"; pid: number }
+  /** This command attached to a server it did not start (e.g. left by a killed `start`): still running. */
+  | { kind: "left-running" };
+
 export interface EmbeddedServer {
   /** Full connection string, password included: hand it to a client, never print it. */
   url: string;
@@ -54,7 +62,7 @@ export interface EmbeddedServer {
    * other vpb-db command still uses it; hands it to such a command otherwise. Never stops a server
    * that none of our commands started. Safe to call twice.
    */
-  stop(): Promise<void>;
+  stop(): Promise<ServerRelease>;
   /** False once the server's postmaster is gone (crashed, killed, stopped by someone else). */
   isRunning(): Promise<boolean>;
 }
@@ -251,19 +259,20 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     },
     { onWait: progress },
   );
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<ServerRelease> | undefined;
   const release = () =>
-    withStartLock(options.dataDir, async () => {
+    withStartLock(options.dataDir, async (): Promise<ServerRelease> => {
       await dropLease(options.dataDir, me);
-      if (!owns(await readOwner(options.dataDir), me)) return;
+      if (!owns(await readOwner(options.dataDir), me)) return { kind: "left-running" };
       const [heir] = await liveLeases(options.dataDir);
       if (heir) {
         await writeOwner(options.dataDir, { owner: heir });
         progress(`PostgreSQL keeps running for vpb-db process ${heir.pid}, which still uses it`);
-        return;
+        return { kind: "handed-over", pid: heir.pid };
       }
       await clearOwner(options.dataDir);
       await (opened.stopOwn ?? (() => stopPostmaster(paths.pgData)))();
+      return { kind: "stopped" };
     });
   return {
     ...opened.server,

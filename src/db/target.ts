@@ -3,7 +3,7 @@ import type { Config } from "../config.ts";
 import { redactUrl } from "../config.ts";
 import { VpbError } from "../errors.ts";
 import { backupPaths } from "../ops/backup-layout.ts";
-import { startEmbedded } from "./embedded-server.ts";
+import { type ServerRelease, startEmbedded } from "./embedded-server.ts";
 
 export const MIN_SERVER_VERSION_NUM = 150000;
 
@@ -16,8 +16,11 @@ export interface Target {
   embedded: boolean;
   /** Loopback or a Unix socket: destructive commands need no --force there. */
   local: boolean;
-  /** Ends this command's use of the embedded server (stopping it if it is the last user that owns it). */
-  close(): Promise<void>;
+  /**
+   * Ends this command's use of the embedded server (stopping it if it is the last user that owns it);
+   * undefined for a DATABASE_URL, which is never stopped.
+   */
+  close(): Promise<ServerRelease | undefined>;
   /** For the embedded server: false once its postmaster is gone. */
   isRunning?(): Promise<boolean>;
   /** The embedded server's log file. */
@@ -39,7 +42,13 @@ export function isLocalUrl(url: string): boolean {
 export async function openTarget(config: Config, onProgress?: (line: string) => void): Promise<Target> {
   if (config.databaseUrl) {
     const url = config.databaseUrl;
-    return { url, display: redactUrl(url), embedded: false, local: isLocalUrl(url), close: async () => {} };
+    return {
+      url,
+      display: redactUrl(url),
+      embedded: false,
+      local: isLocalUrl(url),
+      close: async () => undefined,
+    };
   }
   const server = await startEmbedded({
     dataDir: config.dataDir,
