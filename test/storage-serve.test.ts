@@ -7,7 +7,9 @@ import path from "node:path";
 import { test } from "node:test";
 import { StorageClient } from "@supabase/storage-js";
 import { SignJWT } from "jose";
-import { ensureApiConfig } from "../src/storage/api-config.ts";
+import { serveDashboard } from "../src/dashboard/server.ts";
+import { ensureApiConfig, readApiConfig } from "../src/storage/api-config.ts";
+import { serveStorage } from "../src/storage/serve.ts";
 import { client, createDatabase, ROOT } from "./support/harness.ts";
 import { project, user } from "./support/rows.ts";
 import { oggOpus } from "./support/storage.ts";
@@ -87,4 +89,41 @@ test("`vpb-db storage serve` serves storage-js with the keys of api.json and sto
     stdout + stderr,
     new RegExp(JSON.parse(await readFile(path.join(dataDir, "api.json"), "utf8")).jwtSecret),
   );
+});
+
+test("api.json never points apps at a stopped server: a second service's URL gives way to the first's when it stops", async () => {
+  const db = await createDatabase();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-apiurl-"));
+  const read = async () => (await readApiConfig(dataDir))?.url;
+  const options = { databaseUrl: db.url, dataDir, host: "127.0.0.1", port: 0 };
+  const first = await serveStorage(options);
+  const second = await serveStorage(options);
+  assert.equal(await read(), second.api.url, "the newest service is the one named");
+  await second.close();
+  assert.equal(await read(), first.api.url, "the first one's URL is back: it still serves");
+  await first.close();
+  assert.equal(await read(), "", "nobody serves: no URL");
+
+  // Stopped in the order they started: the first leaves the second's URL alone; the second finds the
+  // URL it replaced dead and leaves none.
+  const a = await serveStorage(options);
+  const b = await serveStorage(options);
+  await a.close();
+  assert.equal(await read(), b.api.url);
+  await b.close();
+  assert.equal(await read(), "");
+});
+
+test("the dashboard's URL in api.json follows the same rule", async () => {
+  const db = await createDatabase();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-dashurl-"));
+  const read = async () => (await readApiConfig(dataDir))?.dashboardUrl;
+  const options = { databaseUrl: db.url, dataDir, host: "127.0.0.1", port: 0 };
+  const first = await serveDashboard(options);
+  const second = await serveDashboard(options);
+  assert.equal(await read(), second.url);
+  await second.close();
+  assert.equal(await read(), first.url);
+  await first.close();
+  assert.equal(await read(), "");
 });

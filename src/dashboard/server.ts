@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import pg from "pg";
-import { ensureApiConfig } from "../storage/api-config.ts";
+import { ensureApiConfig, releaseApiUrl } from "../storage/api-config.ts";
 import { requireServiceKey } from "./auth.ts";
 import type { DashboardContext } from "./context.ts";
 import alerts from "./routes/alerts.ts";
@@ -101,6 +101,7 @@ export async function serveDashboard(options: DashboardOptions): Promise<Running
       async close() {
         await server.close();
         await pool.end();
+        await releaseApiUrl(options.dataDir, "dashboardUrl", url, api.dashboardUrl);
       },
     };
   } catch (e) {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { chmod, readFile, rename, writeFile } from "node:fs/promises";
+import { connect as tcpConnect } from "node:net";
 import path from "node:path";
 import { jwtVerify } from "jose";
 import { jwtKey, signApiKey } from "./auth.ts";
@@ -72,4 +73,48 @@ export async function readApiConfig(dataDir: string): Promise<Partial<ApiConfig>
     if ((e as NodeJS.ErrnoException).code === "ENOENT" || e instanceof SyntaxError) return undefined;
     throw e;
   }
+}
+
+/**
+ * When a server that wrote its URL into api.json stops: puts back the URL it replaced if that server
+ * still answers (a second `start` stopping while the first runs), or empties it, so that apps reading
+ * api.json are never sent to a port nobody serves. A URL another process wrote since is left alone.
+ */
+export async function releaseApiUrl(
+  dataDir: string,
+  field: "url" | "dashboardUrl",
+  ours: string,
+  replaced: string | undefined,
+): Promise<void> {
+  const current = await readApiConfig(dataDir);
+  if (current === undefined || current[field] !== ours) return;
+  const back = replaced && replaced !== ours && (await answers(replaced)) ? replaced : "";
+  const file = path.join(dataDir, API_FILE);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify({ ...current, [field]: back }, null, 2)}\n`, { mode: 0o600 });
+  await chmod(temporary, 0o600);
+  await rename(temporary, file);
+}
+
+/** Whether something accepts connections at the URL's host and port (within half a second). */
+function answers(url: string): Promise<boolean> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve) => {
+    const socket = tcpConnect({
+      host: target.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(target.port || (target.protocol === "https:" ? 443 : 80)),
+    });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
 }

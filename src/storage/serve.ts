@@ -2,7 +2,7 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { StorageBackend } from "../config.ts";
 import { createRunner } from "../sdk/db.ts";
-import { type ApiConfig, ensureApiConfig } from "./api-config.ts";
+import { type ApiConfig, ensureApiConfig, readApiConfig, releaseApiUrl } from "./api-config.ts";
 import { openDriver } from "./drivers/select.ts";
 import { createStorageServer, STORAGE_PREFIX } from "./server.ts";
 
@@ -40,8 +40,10 @@ export async function serveStorage(options: ServeOptions): Promise<RunningStorag
   let app: FastifyInstance | undefined;
   const driver = await openDriver(options.storage ?? { driver: "disk" }, storageRoot(options.dataDir));
   try {
-    // The secret must exist before the server verifies a token; the URL is fixed once the port is known.
-    const provisional = await ensureApiConfig(options.dataDir, "");
+    // The secret must exist before the server verifies a token; the URL is fixed once the port is known
+    // (and the one it replaces is put back on close if that server still runs).
+    const replaced = (await readApiConfig(options.dataDir))?.url;
+    const provisional = await ensureApiConfig(options.dataDir, undefined);
     app = await createStorageServer({
       runner,
       jwtSecret: provisional.jwtSecret,
@@ -61,6 +63,7 @@ export async function serveStorage(options: ServeOptions): Promise<RunningStorag
         await server.close();
         await runner.pool.end();
         driver.close?.();
+        await releaseApiUrl(options.dataDir, "url", api.url, replaced);
       },
     };
   } catch (e) {
