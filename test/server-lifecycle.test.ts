@@ -207,7 +207,7 @@ test(
       assert.equal(await second.exited, 0, second.output());
       assert.match(
         second.output(),
-        /PostgreSQL keeps running: this `start` attached to a server it did not start/,
+        /PostgreSQL keeps running: this command attached to a server it did not start/,
       );
       assert.match(second.output(), /kill -INT "\$\(head -1 .*pg17\/postmaster\.pid\)"/);
       assert.doesNotMatch(second.output(), /stopped PostgreSQL/);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -24,21 +25,31 @@ test("api.json is made once, mode 0600, and keeps its secret and keys on the nex
   assert.equal(JSON.parse(await readFile(path.join(dir, "api.json"), "utf8")).url, "http://127.0.0.1:2");
 });
 
+/** A port nobody listens on now (the kernel's pick, released at once). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
 test("`vpb-db storage serve` serves storage-js with the keys of api.json and stops on SIGTERM", async () => {
   const db = await createDatabase();
   const c = await client(db.url);
   const owner = (await user(c, { email: `serve-${randomUUID()}@example.com` })).id;
   const projectId = (await project(c, owner)).id;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "vpb-serve-"));
-  const child = spawn(
-    process.execPath,
-    [path.join(ROOT, "dist/src/cli/main.js"), "storage", "serve", "--port", "0"],
-    {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: db.url, VPB_DATA_DIR: dataDir },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  // No --port: VPB_STORAGE_PORT is its default, as for `start` (it was ignored once).
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, "dist/src/cli/main.js"), "storage", "serve"], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: db.url, VPB_DATA_DIR: dataDir, VPB_STORAGE_PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => {
@@ -56,6 +67,7 @@ test("`vpb-db storage serve` serves storage-js with the keys of api.json and sto
     });
     const api = JSON.parse(await readFile(path.join(dataDir, "api.json"), "utf8"));
     assert.equal(`${api.url}/storage/v1`, storageUrl);
+    assert.equal(new URL(storageUrl).port, String(port));
     assert.equal((await stat(path.join(dataDir, "api.json"))).mode & 0o777, 0o600);
     const now = Math.floor(Date.now() / 1000);
     const session = await new SignJWT({ sub: owner, role: "authenticated" })

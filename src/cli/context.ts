@@ -1,4 +1,6 @@
+import path from "node:path";
 import { type Config, parseConfig, type Settings } from "../config.ts";
+import { embeddedPaths, type ServerRelease } from "../db/embedded-server.ts";
 import { stopOnSignal } from "../db/shutdown.ts";
 import { openTarget, type Target } from "../db/target.ts";
 import type { MigratorOptions, ProgressEvent } from "../migrations/migrator.ts";
@@ -100,5 +102,24 @@ export async function withTarget<T>(config: Config, fn: (target: Target) => Prom
   } finally {
     release();
     await target.close();
+  }
+}
+
+/** What became of PostgreSQL, said truthfully: a command stops only a server it owns. */
+export function releaseLine(released: ServerRelease | undefined, dataDir: string): string {
+  switch (released?.kind) {
+    case undefined:
+      return "stopped (the database at DATABASE_URL is not ours to stop).";
+    case "stopped":
+      return "stopped PostgreSQL.";
+    case "handed-over":
+      return `PostgreSQL keeps running for vpb-db process ${released.pid}, which still uses it.`;
+    case "in-use":
+      return `PostgreSQL keeps running for vpb-db process ${released.pid}, which started it.`;
+    case "left-running":
+      return (
+        "PostgreSQL keeps running: this command attached to a server it did not start (left by a process that was killed?). " +
+        `Stop it with: kill -INT "$(head -1 ${path.join(embeddedPaths(dataDir).pgData, "postmaster.pid")})"`
+      );
   }
 }

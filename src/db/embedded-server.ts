@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { VpbError } from "../errors.ts";
 import { archiveSettings, ownerWhenRoot, prepareArchiveDir } from "../ops/wal-archive.ts";
-import { currentProcess, isAlive, processStartedAt } from "./process-identity.ts";
+import { currentProcess, isAlive, processStartedAt, stillRuns } from "./process-identity.ts";
 import {
   clearOwner,
   dropLease,
@@ -42,7 +42,9 @@ export type ServerRelease =
   | { kind: "stopped" }
   /** Another vpb-db command still uses it and owns it now. */
   | { kind: "handed-over"; pid: number }
-  /** This command attached to a server it did not start (e.g. left by a killed `start`): still running. */
+  /** Another vpb-db command started it and still runs: it stops it. */
+  | { kind: "in-use"; pid: number }
+  /** Started by no running vpb-db command (e.g. left by a killed `start`): still running. */
   | { kind: "left-running" };
 
 export interface EmbeddedServer {
@@ -263,7 +265,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
   const release = () =>
     withStartLock(options.dataDir, async (): Promise<ServerRelease> => {
       await dropLease(options.dataDir, me);
-      if (!owns(await readOwner(options.dataDir), me)) return { kind: "left-running" };
+      const ownership = await readOwner(options.dataDir);
+      if (!owns(ownership, me)) {
+        return ownership && (await stillRuns(ownership.owner))
+          ? { kind: "in-use", pid: ownership.owner.pid }
+          : { kind: "left-running" };
+      }
       const [heir] = await liveLeases(options.dataDir);
       if (heir) {
         await writeOwner(options.dataDir, { owner: heir });

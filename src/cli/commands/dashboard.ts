@@ -3,7 +3,7 @@ import { parseDuration } from "../../config.ts";
 import { type RunningDashboard, serveDashboard } from "../../dashboard/server.ts";
 import { openTarget } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
-import { closeOnSignal, loadConfig, progressLine } from "../context.ts";
+import { closeOnSignal, loadConfig, progressLine, releaseLine } from "../context.ts";
 
 export function register(program: Command): void {
   program
@@ -57,7 +57,6 @@ export function register(program: Command): void {
       });
       progressLine(`${signal}: stopping the dashboard…`);
       await running.close();
-      await target.close();
-      progressLine("stopped.");
+      progressLine(releaseLine(await target.close(), config.dataDir));
     });
 }

@@ -3,13 +3,13 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { StorageBackend } from "../../config.ts";
 import { type RunningDashboard, serveDashboard } from "../../dashboard/server.ts";
-import { embeddedPaths, type ServerRelease, tail } from "../../db/embedded-server.ts";
+import { tail } from "../../db/embedded-server.ts";
 import { openTarget, type Target } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
 import { resolveJobs, type Scheduler, startScheduler } from "../../jobs/scheduler.ts";
 import { migrateUp } from "../../migrations/migrator.ts";
 import { type RunningStorage, serveStorage } from "../../storage/serve.ts";
-import { closeOnSignal, loadConfig, migratorOptions, progressLine } from "../context.ts";
+import { closeOnSignal, loadConfig, migratorOptions, progressLine, releaseLine } from "../context.ts";
 import { formatRun } from "../report.ts";
 
 export function register(program: Command): void {
@@ -114,23 +114,6 @@ export function register(program: Command): void {
       const released = await target.close();
       progressLine(releaseLine(released, config.dataDir));
     });
-}
-
-/** What became of PostgreSQL, said truthfully: `start` stops only a server it owns. */
-function releaseLine(released: ServerRelease | undefined, dataDir: string): string {
-  switch (released?.kind) {
-    case undefined:
-      return "stopped (the database at DATABASE_URL is not ours to stop).";
-    case "stopped":
-      return "stopped PostgreSQL.";
-    case "handed-over":
-      return `PostgreSQL keeps running for vpb-db process ${released.pid}, which still uses it.`;
-    case "left-running":
-      return (
-        "PostgreSQL keeps running: this `start` attached to a server it did not start (left by a process that was killed?). " +
-        `Stop it with: kill -INT "$(head -1 ${path.join(embeddedPaths(dataDir).pgData, "postmaster.pid")})"`
-      );
-  }
 }
 
 /** The storage service on its preferred port, or any free one when that is taken (printed either way). */

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { openTarget } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
 import { serveStorage } from "../../storage/serve.ts";
-import { closeOnSignal, loadConfig, progressLine } from "../context.ts";
+import { closeOnSignal, loadConfig, progressLine, releaseLine } from "../context.ts";
 
 export function register(storage: Command): void {
   storage
@@ -13,17 +13,17 @@ export function register(storage: Command): void {
         "Ctrl-C; writes api.json (url, anon and service keys, JWT secret) to the data folder",
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option("--port <port>", "port to listen on (0: any free port)", "54321")
-    .action(async (flags: { host: string; port: string }) => {
-      const port = Number(flags.port);
-      if (!/^\d+$/.test(flags.port) || port > 65535) {
+    .option("--port <port>", "port to listen on (0: any free port; default VPB_STORAGE_PORT)")
+    .action(async (flags: { host: string; port?: string }) => {
+      const config = loadConfig();
+      const port = flags.port === undefined ? config.storagePort : Number(flags.port);
+      if ((flags.port !== undefined && !/^\d+$/.test(flags.port)) || port > 65535) {
         throw new VpbError(
           "INVALID_ARGUMENT",
           "--port must be a number from 0 to 65535",
           "Pass --port 54321, say.",
         );
       }
-      const config = loadConfig();
       const target = await openTarget(config, progressLine);
       const release = closeOnSignal(target);
       let running: Awaited<ReturnType<typeof serveStorage>>;
@@ -54,7 +54,6 @@ export function register(storage: Command): void {
       // Requests in flight finish first, then the pool, then the embedded server (if this started it).
       progressLine(`${signal}: stopping the storage service…`);
       await running.close();
-      await target.close();
-      progressLine("stopped.");
+      progressLine(releaseLine(await target.close(), config.dataDir));
     });
 }

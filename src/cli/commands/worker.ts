@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { openTarget } from "../../db/target.ts";
 import { resolveJobs, startScheduler } from "../../jobs/scheduler.ts";
-import { closeOnSignal, loadConfig, progressLine } from "../context.ts";
+import { closeOnSignal, loadConfig, progressLine, releaseLine } from "../context.ts";
 
 export function register(program: Command): void {
   program
@@ -43,7 +43,6 @@ export function register(program: Command): void {
       });
       progressLine(`${signal}: stopping the jobs…`);
       await scheduler.stop();
-      await target.close();
-      progressLine("stopped.");
+      progressLine(releaseLine(await target.close(), config.dataDir));
     });
 }
