@@ -182,7 +182,7 @@ test(
     const outer = await mkdtemp(path.join(os.tmpdir(), "vpb-closed-"));
     await chmod(outer, 0o700);
     const { env } = await freshFolder();
-    const r = await runCli(["migrate", "status"], { ...env, VPB_DATA_DIR: path.join(outer, "data") });
+    const r = await runCli(["migrate", "up"], { ...env, VPB_DATA_DIR: path.join(outer, "data") });
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`cannot enter ${outer} \\(mode 700\\)`));
     assert.match(r.stderr, new RegExp(`chmod o\\+x ${outer}`));

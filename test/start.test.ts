@@ -337,3 +337,19 @@ test(
     );
   },
 );
+
+test(
+  "commands that only read refuse a data folder with no database instead of creating one",
+  once,
+  async () => {
+    const missing = path.join(await mkdtemp(path.join(os.tmpdir(), "vpb-typo-")), "no-such-folder");
+    for (const args of [["jobs"], ["inspect"], ["doctor"], ["alerts"], ["migrate", "status"]]) {
+      const r = await runCli(args, { DATABASE_URL: "", VPB_DATA_DIR: missing });
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /error \[CONFIG_INVALID\]: No database in .*no-such-folder/);
+      assert.match(r.stderr, /remedy: Check VPB_DATA_DIR/);
+      assert.doesNotMatch(r.stderr, /initialising/);
+    }
+    assert.equal(existsSync(missing), false, "nothing was created");
+  },
+);

@@ -88,14 +88,21 @@ export function migratorOptions(config: Config, target: Target, flags: MigrateFl
   };
 }
 
-/** Opens the target (starting the embedded server if needed), runs `fn`, and always closes it. */
 /** Stops the embedded server a command started if the command is interrupted (see stopOnSignal). */
 export function closeOnSignal(target: Target): () => void {
   return stopOnSignal(target.close, progressLine);
 }
 
-export async function withTarget<T>(config: Config, fn: (target: Target) => Promise<T>): Promise<T> {
-  const target = await openTarget(config, progressLine);
+/**
+ * Opens the target (starting the embedded server if needed), runs `fn`, and always closes it.
+ * `existing`: the command only reads, and refuses a data folder that holds no database yet.
+ */
+export async function withTarget<T>(
+  config: Config,
+  fn: (target: Target) => Promise<T>,
+  options: { existing?: boolean } = {},
+): Promise<T> {
+  const target = await openTarget(config, progressLine, options);
   const release = closeOnSignal(target);
   try {
     return await fn(target);

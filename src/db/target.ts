@@ -1,9 +1,11 @@
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
 import pg from "pg";
 import type { Config } from "../config.ts";
 import { redactUrl } from "../config.ts";
 import { VpbError } from "../errors.ts";
 import { backupPaths } from "../ops/backup-layout.ts";
-import { type ServerRelease, startEmbedded } from "./embedded-server.ts";
+import { embeddedPaths, type ServerRelease, startEmbedded } from "./embedded-server.ts";
 
 export const MIN_SERVER_VERSION_NUM = 150000;
 
@@ -35,11 +37,31 @@ export function isLocalUrl(url: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** Whether the data folder holds the embedded server's database (a file there is startEmbedded's to report). */
+function hasDatabase(dataDir: string): boolean {
+  const found = statSync(dataDir, { throwIfNoEntry: false });
+  if (found && !found.isDirectory()) return true;
+  return existsSync(path.join(embeddedPaths(dataDir).pgData, "PG_VERSION"));
+}
+
 /**
  * Resolves the configured database, starting the embedded server when no DATABASE_URL is set
  * (or attaching to the one `vpb-db start` already runs).
  */
-export async function openTarget(config: Config, onProgress?: (line: string) => void): Promise<Target> {
+export async function openTarget(
+  config: Config,
+  onProgress?: (line: string) => void,
+  options: { existing?: boolean } = {},
+): Promise<Target> {
+  if (options.existing && !config.databaseUrl && !hasDatabase(config.dataDir)) {
+    // A command that only reads (jobs, inspect, doctor…) has nothing to show in a new folder: a mistyped
+    // VPB_DATA_DIR would otherwise cost an initdb and report an empty database as if it were the app's.
+    throw new VpbError(
+      "CONFIG_INVALID",
+      `No database in ${config.dataDir} (VPB_DATA_DIR): the embedded server has not been set up there.`,
+      "Check VPB_DATA_DIR (the folder `npm start` uses is .vpb in the project by default), or run `npm start` once to create the database there.",
+    );
+  }
   if (config.databaseUrl) {
     const url = config.databaseUrl;
     return {

@@ -8,7 +8,7 @@ import { closeOnSignal, loadConfig, progressLine } from "../context.ts";
 import { toJson } from "../report.ts";
 
 async function withPool<T>(config: Config, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const target = await openTarget(config, progressLine);
+  const target = await openTarget(config, progressLine, { existing: true });
   const release = closeOnSignal(target);
   const pool = new pg.Pool({ connectionString: target.url, max: 2, application_name: "vpb-db alerts" });
   try {

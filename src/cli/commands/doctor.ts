@@ -23,26 +23,30 @@ export function register(program: Command): void {
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean);
-      const findings = await withTarget(config, async (target) => {
-        const client = await connect(target.url, "vpb-db doctor");
-        try {
-          // A misspelt schema would otherwise pass as "no findings".
-          const { rows } = await client.query<{ name: string }>(
-            "select s as name from unnest($1::text[]) s where to_regnamespace(quote_ident(s)) is null",
-            [schemas],
-          );
-          if (rows.length > 0 || schemas.length === 0) {
-            throw new VpbError(
-              "INVALID_ARGUMENT",
-              `--schema names no schema of this database: ${rows.map((r) => r.name).join(", ") || "(empty)"}.`,
-              `Name existing schemas, e.g. --schema ${DEFAULT_SCHEMAS.join(",")}.`,
+      const findings = await withTarget(
+        config,
+        async (target) => {
+          const client = await connect(target.url, "vpb-db doctor");
+          try {
+            // A misspelt schema would otherwise pass as "no findings".
+            const { rows } = await client.query<{ name: string }>(
+              "select s as name from unnest($1::text[]) s where to_regnamespace(quote_ident(s)) is null",
+              [schemas],
             );
+            if (rows.length > 0 || schemas.length === 0) {
+              throw new VpbError(
+                "INVALID_ARGUMENT",
+                `--schema names no schema of this database: ${rows.map((r) => r.name).join(", ") || "(empty)"}.`,
+                `Name existing schemas, e.g. --schema ${DEFAULT_SCHEMAS.join(",")}.`,
+              );
+            }
+            return await runDoctor(client, schemas);
+          } finally {
+            await client.end();
           }
-          return await runDoctor(client, schemas);
-        } finally {
-          await client.end();
-        }
-      });
+        },
+        { existing: true },
+      );
       if (flags.json) process.stdout.write(`${toJson(findings)}\n`);
       else if (findings.length === 0) process.stdout.write(`No findings in ${schemas.join(", ")}.\n`);
       else {

@@ -37,15 +37,18 @@ export function register(program: Command): void {
         .replace(/\.\d+Z$/, "Z");
       const out = path.resolve(flags.out ?? path.join(config.backupDir, "exports", stamp));
       const printer = transferPrinter();
-      const result = await withTarget(config, (target) =>
-        exportDatabase({
-          url: target.url,
-          out,
-          driver,
-          format: flags.format as CopyFormat,
-          ...(flags.user !== undefined ? { user: flags.user } : {}),
-          onProgress: printer.update,
-        }),
+      const result = await withTarget(
+        config,
+        (target) =>
+          exportDatabase({
+            url: target.url,
+            out,
+            driver,
+            format: flags.format as CopyFormat,
+            ...(flags.user !== undefined ? { user: flags.user } : {}),
+            onProgress: printer.update,
+          }),
+        { existing: true },
       ).finally(() => {
         printer.end();
         driver.close?.();

@@ -57,14 +57,18 @@ export function register(program: Command): void {
       }
       const sections = names.length > 0 ? (names as InspectSection[]) : INSPECT_SECTIONS;
       const config = loadConfig();
-      const report = await withTarget(config, async (target) => {
-        const client = await connect(target.url, "vpb-db inspect");
-        try {
-          return await inspectDatabase(client, { sections, limit, longRunningMs });
-        } finally {
-          await client.end();
-        }
-      });
+      const report = await withTarget(
+        config,
+        async (target) => {
+          const client = await connect(target.url, "vpb-db inspect");
+          try {
+            return await inspectDatabase(client, { sections, limit, longRunningMs });
+          } finally {
+            await client.end();
+          }
+        },
+        { existing: true },
+      );
       process.stdout.write(`${flags.json ? toJson(report) : formatInspectReport(report, sections)}\n`);
     });
 }

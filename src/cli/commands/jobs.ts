@@ -25,15 +25,19 @@ export function register(program: Command): void {
     .option("--json", "print the list as JSON")
     .action(async (flags: { json?: boolean }) => {
       const config = loadConfig();
-      const statuses = await withTarget(config, async (target) => {
-        const list = resolveJobs({ url: target.url, config, embedded: target.embedded });
-        const client = await connect(target.url, "vpb-db jobs");
-        try {
-          return await jobStatuses(client, list);
-        } finally {
-          await client.end();
-        }
-      });
+      const statuses = await withTarget(
+        config,
+        async (target) => {
+          const list = resolveJobs({ url: target.url, config, embedded: target.embedded });
+          const client = await connect(target.url, "vpb-db jobs");
+          try {
+            return await jobStatuses(client, list);
+          } finally {
+            await client.end();
+          }
+        },
+        { existing: true },
+      );
       if (flags.json) {
         process.stdout.write(`${toJson(statuses)}\n`);
         return;

@@ -14,7 +14,9 @@ export function register(migrate: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (flags: MigrateFlags) => {
       const config = loadConfig(flags);
-      const status = await withTarget(config, (t) => migrationStatus(migratorOptions(config, t, flags)));
+      const status = await withTarget(config, (t) => migrationStatus(migratorOptions(config, t, flags)), {
+        existing: true,
+      });
       const out = flags.json
         ? toJson({ ...status, pending: status.pending.map((p) => ({ name: p.name, file: p.file })) })
         : formatStatus(status);
