@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       { key: "prepared", title: "prepared once per connection (plan cached)" },
     ] as const;
     lines.push(
-      "### 1. Each main query under RLS vs as a superuser (target: at most 1.15x)",
+      "### 1. Each main query under RLS vs as a superuser (target: at most 1.10x prepared)",
       "",
       `| Query | ${modes.map((m) => `${m.title}: RLS | superuser | ratio`).join(" | ")} |`,
       `| --- ${"| --- | --- | --- ".repeat(modes.length)}|`,
