@@ -6,7 +6,8 @@
  * server time from its Server-Timing header, the render). Issue 15's goal: first paint <= 1 s.
  *
  * Usage: npx tsx bench/dashboard.ts [--runs 5] [--port 29513] [--days 30]
- * The seeded database is kept in .vpb/bench-dashboard and reused.
+ * The seeded database is kept in .vpb/bench-dashboard and reused. BENCH_TRACE=<file.json> also
+ * writes Chromium's performance trace of one load (open it in DevTools' Performance panel).
  */
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -100,9 +101,18 @@ async function prepare(url: string): Promise<number> {
 
 interface Paint {
   firstPaintMs: number;
+  /** The page's status line when a load failed (then firstPaintMs is NaN). */
+  failed?: string;
   /** Navigation's responseEnd (the HTML is in), and where each request's time went. */
   htmlMs: number;
-  requests: Array<{ name: string; start: number; end: number; serverMs: number | null; bytes: number }>;
+  requests: Array<{
+    name: string;
+    start: number;
+    end: number;
+    serverMs: number | null;
+    bytes: number;
+    status: number;
+  }>;
 }
 
 async function firstPaint(page: Page, url: string): Promise<Paint> {
@@ -110,11 +120,19 @@ async function firstPaint(page: Page, url: string): Promise<Paint> {
   // Polled with evaluate: waitForSelector would inject Playwright's 300 kB selector engine into the
   // page while it loads, and its evaluation (0.5 s on a busy machine) would count as the page's time.
   const deadline = Date.now() + 120_000;
+  let failed: string | undefined;
   while (!(await page.evaluate(() => document.body.hasAttribute("data-refreshes")))) {
     if (Date.now() > deadline) throw new Error(`${url} did not render in 120 s`);
+    const status = await page.evaluate(() => document.getElementById("status")?.textContent ?? "");
+    if (status.startsWith("update failed")) {
+      // Its other requests may still be running: wait for them, so that their timings are in.
+      await new Promise((r) => setTimeout(r, 15_000));
+      failed = status;
+      break;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return page.evaluate(() => {
+  const paint = await page.evaluate(() => {
     const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
     const requests = (performance.getEntriesByType("resource") as PerformanceResourceTiming[]).map((r) => ({
       name: new URL(r.name).pathname,
@@ -122,6 +140,7 @@ async function firstPaint(page: Page, url: string): Promise<Paint> {
       end: Math.round(r.responseEnd),
       serverMs: r.serverTiming.find((s) => s.name === "app")?.duration ?? null,
       bytes: r.encodedBodySize,
+      status: (r as PerformanceResourceTiming & { responseStatus?: number }).responseStatus ?? 0,
     }));
     return {
       firstPaintMs: Number(document.body.getAttribute("data-first-paint-ms")),
@@ -129,6 +148,7 @@ async function firstPaint(page: Page, url: string): Promise<Paint> {
       requests,
     };
   });
+  return failed ? { ...paint, firstPaintMs: Number.NaN, failed } : paint;
 }
 
 function stat(xs: number[]): string {
@@ -185,12 +205,18 @@ async function main(): Promise<void> {
         const paints: Paint[] = [];
         for (let i = 0; i < RUNS; i++) {
           const page = await context.newPage();
-          paints.push(await firstPaint(page, `${dashboard.url}?hours=${hours}`));
+          const paint = await firstPaint(page, `${dashboard.url}?hours=${hours}`);
+          paints.push(paint);
           await page.close();
+          if (paint.failed) break;
         }
+        const failed = paints.find((p) => p.failed)?.failed;
         process.stdout.write(
-          `${hours}-hour view, ${rows} metric rows: first paint ${stat(paints.map((p) => p.firstPaintMs))}, ` +
-            `HTML in ${stat(paints.map((p) => p.htmlMs))}\n`,
+          `${hours}-hour view, ${rows} metric rows: ` +
+            (failed
+              ? `did not render (${failed})`
+              : `first paint ${stat(paints.map((p) => p.firstPaintMs))}, runs: ${paints.map((p) => p.firstPaintMs).join(" ")}`) +
+            `, HTML in ${stat(paints.map((p) => p.htmlMs))}\n`,
         );
         const names = [...new Set(paints.flatMap((p) => p.requests.map((r) => r.name)))];
         for (const n of names) {
@@ -199,7 +225,7 @@ async function main(): Promise<void> {
           process.stdout.write(
             `  ${n}: start ${stat(of.map((r) => r.start))}, end ${stat(of.map((r) => r.end))}` +
               (server.length ? `, server ${stat(server)}` : "") +
-              `, ${of[0]?.bytes ?? 0} bytes\n`,
+              `, ${of[0]?.bytes ?? 0} bytes, HTTP ${[...new Set(of.map((r) => r.status))].join("/")}\n`,
           );
         }
       }
