@@ -212,6 +212,11 @@ test("the charts' series read the collector's rows from an index alone, never th
   // The collector's rows of one metric are spread over every page of a window (a sample a minute
   // of ~200 metrics): a plan that visits the table reads the whole window, index-only reads what it sums.
   await c.query("vacuum analyze public.performance_metrics");
+  const filled = (
+    await c.query<{ part: string }>(
+      "select distinct tableoid::regclass::text as part from public.performance_metrics",
+    )
+  ).rows.map((r) => r.part.replace(/^public\./, ""));
   await c.query("begin");
   try {
     // This table is small here: without these the planner would rightly read it whole.
@@ -221,7 +226,11 @@ test("the charts' series read the collector's rows from an index alone, never th
       ["errors", ERRORS_PER_MINUTE, ["6 hours", "1 minutes"]],
       ["cost", API_COST_DAILY, ["30 days"]],
     ] as const) {
-      const found = await planScans(sql, [...params]);
+      // The partitions that hold rows: an empty one may be planned either way (PostgreSQL 15 takes
+      // an index scan there: nothing in it is marked all-visible), and reads nothing.
+      const found = (await planScans(sql, [...params])).filter((s) =>
+        filled.includes(s["Relation Name"] as string),
+      );
       assert.ok(found.length > 0, name);
       for (const s of found)
         assert.equal(
