@@ -6,6 +6,7 @@
  * Usage: npx tsx bench/collector.ts [--scale 0.1] [--runs 20]
  */
 import { readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { startEmbedded } from "../src/db/embedded-server.ts";
@@ -82,7 +83,12 @@ async function main(): Promise<void> {
     process.stdout.write(
       `collector at scale ${SCALE}, ${RUNS} runs, ${rows} metric rows a run: wall ${median(wall).toFixed(1)} ms median ` +
         `(max ${Math.max(...wall).toFixed(1)}), CPU a run: node ${mean(nodeCpu).toFixed(1)} ms, server backend ${mean(serverCpu).toFixed(1)} ms ` +
-        `(${(((mean(nodeCpu) + mean(serverCpu)) / 60_000) * 100).toFixed(3)}% of one core at one run a minute)\n`,
+        `(${(((mean(nodeCpu) + mean(serverCpu)) / 60_000) * 100).toFixed(3)}% of one core at one run a minute); ` +
+        `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown"}), Node ${process.version}, ` +
+        `load average ${os
+          .loadavg()
+          .map((x) => x.toFixed(1))
+          .join(" ")}\n`,
     );
     await pool.end();
     await load.end();

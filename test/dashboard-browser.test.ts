@@ -108,8 +108,8 @@ test(
       await page.goto(dashboard.url);
       await page.fill("#key", api.serviceRoleKey);
       await page.click("button[type=submit]");
-      await page.waitForSelector("body[data-refreshes]");
-      const firstPaintMs = Number(await page.getAttribute("body", "data-first-paint-ms"));
+      await page.waitForURL(dashboard.url);
+      const firstPaintMs = await firstPaint(page);
       t.diagnostic(`first paint with ${await metricCount(c)} metric rows: ${firstPaintMs} ms`);
 
       const expected = await expectedSeries(c);
@@ -214,8 +214,26 @@ async function metricCount(c: pg.Client): Promise<number> {
 }
 
 /**
- * First paint with 30 days of metrics (reported, not asserted): a sample a minute of three statements'
- * calls and time and of the errors, then a fresh load of the default 6-hour view and of the 30-day one.
+ * Waits for the page's first complete render by polling with evaluate: waitForSelector would inject
+ * Playwright's 300 kB selector engine into the page while it loads, and its evaluation (0.5 s and
+ * more on a busy machine) would count as the dashboard's time.
+ */
+async function firstPaint(page: import("playwright-core").Page): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  while (!(await page.evaluate(() => document.body.hasAttribute("data-refreshes")))) {
+    assert.ok(Date.now() < deadline, "the dashboard rendered within 60 s");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Number(await page.getAttribute("body", "data-first-paint-ms"));
+}
+
+/** A generous ceiling for a CI machine; bench/dashboard.ts holds the goal (1 s). */
+const FIRST_PAINT_CEILING_MS = 15_000;
+
+/**
+ * First paint with 30 days of metrics: a sample a minute of three statements' calls and time and of
+ * the errors, then a fresh load of the default 6-hour view and of the 30-day one. Each data request
+ * is made once (the page's preload is what the script reads), and starts before the scripts ran.
  */
 async function measureFirstPaint(
   t: import("node:test").TestContext,
@@ -239,16 +257,29 @@ async function measureFirstPaint(
            date_trunc('minute', now()) - interval '31 minutes' - k * interval '1 minute'
       from generate_series(0, 30 * 1440) k`);
   await c.query("reset session_replication_role");
-  await c.query("analyze public.performance_metrics");
+  await c.query("vacuum analyze public.performance_metrics");
   const rows = await metricCount(c);
   t.diagnostic(`${rows} metric rows (30 days) loaded in ${Math.round(performance.now() - loadStart)} ms`);
   for (const hours of [6, 720]) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
     await page.context().addCookies([{ name: "vpb_dashboard", value: serviceKey, url }]);
     await page.goto(`${url}?hours=${hours}`);
-    await page.waitForSelector("body[data-refreshes]", { timeout: 60_000 });
-    const ms = Number(await page.getAttribute("body", "data-first-paint-ms"));
+    const ms = await firstPaint(page);
     t.diagnostic(`first paint, ${hours}-hour view, ${rows} metric rows: ${ms} ms`);
+    assert.ok(ms > 0 && ms < FIRST_PAINT_CEILING_MS, `first paint ${ms} ms`);
+    const requests = await page.evaluate(() =>
+      (performance.getEntriesByType("resource") as PerformanceResourceTiming[]).map((r) => ({
+        path: new URL(r.name).pathname,
+        start: r.startTime,
+        end: r.responseEnd,
+      })),
+    );
+    // The first load's requests only: the page refreshes every second here.
+    const data = requests.filter((r) => r.path.startsWith("/api/") && r.start <= ms);
+    assert.equal(data.length, 6, "each panel's data is requested once: the preload is used");
+    const script = requests.find((r) => r.path === "/assets/dashboard.js");
+    assert.ok(script, "the page's script is loaded");
+    for (const r of data) assert.ok(r.start <= script.end, `${r.path} is asked for before the script ran`);
     await page.close();
   }
 }

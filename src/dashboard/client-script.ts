@@ -9,13 +9,14 @@ export const CLIENT_SCRIPT = `(function () {
   "use strict";
   var body = document.body;
   var refreshMs = Number(body.getAttribute("data-refresh-ms")) || 30000;
-  var params = new URLSearchParams(location.search);
-  var hours = params.get("hours") || "6";
+  // The window the server validated (and preloaded the data of).
+  var hours = body.getAttribute("data-hours") || "6";
   var charts = {};
   var refreshes = 0;
 
   function get(path) {
-    return fetch(path, { credentials: "same-origin", headers: { accept: "application/json" } }).then(function (r) {
+    // No custom header: a request must match the page's preload to take its response.
+    return fetch(path, { credentials: "same-origin" }).then(function (r) {
       if (r.status === 401) { location.href = "/"; throw new Error("signed out"); }
       if (!r.ok) throw new Error(path + ": HTTP " + r.status);
       return r.json();

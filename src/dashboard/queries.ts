@@ -51,21 +51,26 @@ select queryid, left(query, 300) as query, calls::float8, total_ms::float8,
  order by total_ms desc, queryid
  limit $2`;
 
-/** Each user's latest sampled storage bytes and quota (null: unlimited), largest first. $2 is the limit. */
+/**
+ * Each user's storage bytes and quota (null: unlimited) in the latest sample of the window, largest
+ * first; $2 is the limit. The latest sample only: it holds every user the collector keeps (the
+ * largest and those near their quota), and reading it is one index probe and ~100 rows, where the
+ * latest row per user meant every sample of the day (100 users x 1,440).
+ */
 export const STORAGE_USERS = `
 select user_id, bytes, quota_bytes,
        (100 * bytes / nullif(quota_bytes, 0))::float8 as used_pct
   from (
-    select distinct on (tags->>'user_id')
-           tags->>'user_id' as user_id,
+    select tags->>'user_id' as user_id,
            value::float8 as bytes,
            case when tags->>'quota_bytes' ~ '^[0-9]{1,18}$' then (tags->>'quota_bytes')::float8 end as quota_bytes
       from public.performance_metrics
      where metric = 'storage.user.bytes'
        and user_id is null
-       and occurred_at >= now() - $1::interval
        and tags ? 'user_id'
-     order by tags->>'user_id', occurred_at desc
+       and occurred_at = (select max(occurred_at) from public.performance_metrics
+                           where metric = 'storage.user.bytes' and user_id is null
+                             and occurred_at >= now() - $1::interval)
   ) latest
  order by bytes desc, user_id
  limit $2`;

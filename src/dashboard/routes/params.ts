@@ -14,20 +14,25 @@ export interface Window {
   bucket: string;
 }
 
-/** `?hours=` (1 to 720, default 6), or a 400 sent and undefined returned. */
-export function windowParam(query: unknown, reply: FastifyReply): Window | undefined {
-  const text = (query as { hours?: unknown }).hours;
+/** `?hours=` (1 to 720, default 6) as a number, or undefined when it is not one. */
+export function hoursParam(query: unknown): number | undefined {
+  const text = (query as { hours?: unknown } | undefined)?.hours;
   const hours =
     text === undefined
       ? DEFAULT_HOURS
       : typeof text === "string" && /^\d{1,4}$/.test(text)
         ? Number(text)
         : 0;
-  if (hours < 1 || hours > MAX_HOURS) {
-    void reply.code(400).send({
-      error: "invalid_argument",
-      message: `hours must be a whole number from 1 to ${MAX_HOURS}.`,
-    });
+  return hours >= 1 && hours <= MAX_HOURS ? hours : undefined;
+}
+
+export const HOURS_MESSAGE = `hours must be a whole number from 1 to ${MAX_HOURS}.`;
+
+/** `?hours=` (1 to 720, default 6), or a 400 sent and undefined returned. */
+export function windowParam(query: unknown, reply: FastifyReply): Window | undefined {
+  const hours = hoursParam(query);
+  if (hours === undefined) {
+    void reply.code(400).send({ error: "invalid_argument", message: HOURS_MESSAGE });
     return undefined;
   }
   const bucketMinutes = Math.max(1, Math.ceil((hours * 60) / MAX_POINTS));
