@@ -16,7 +16,7 @@ select n.nspname as schema
 export function topQueriesSql(quotedSchema: string): string {
   return `
 select s.queryid::text as queryid,
-       left(s.query, 300) as query,
+       s.query,
        s.calls::float8 as calls,
        s.total_exec_time as total_ms,
        s.mean_exec_time as mean_ms,

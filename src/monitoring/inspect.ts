@@ -1,4 +1,3 @@
-import { loadModule, normalize } from "libpg-query";
 import pg from "pg";
 import { VpbError } from "../errors.ts";
 import {
@@ -12,6 +11,7 @@ import {
   topQueriesSql,
   UNUSED_INDEXES,
 } from "./inspect-queries.ts";
+import { safeQueryText } from "./query-text.ts";
 
 /** The sections of `vpb-db inspect`, in the order they are printed. */
 export const INSPECT_SECTIONS = [
@@ -193,6 +193,9 @@ async function topQueries(client: pg.Client, limit: number): Promise<Section<Top
   }
   try {
     const result = await client.query<TopQuery>(topQueriesSql(pg.escapeIdentifier(schema)), [limit]);
+    // pg_stat_statements' texts have $n for constants, except a statement that switched the role
+    // (filed under the new role as sent): normalized here too, whoever sent it.
+    for (const r of result.rows) r.query = await safeQueryText(r.query);
     return { rows: result.rows };
   } catch (e) {
     // 55000: installed, but the server was started without it in shared_preload_libraries.
@@ -203,21 +206,5 @@ async function topQueries(client: pg.Client, limit: number): Promise<Section<Top
         "pg_stat_statements is installed but the server does not load it: add it to " +
         "shared_preload_libraries and restart the server.",
     };
-  }
-}
-
-/**
- * pg_stat_activity holds statements as sent, constants included (a user's data, a password): only
- * their normalized form ($n for every constant) is shown, and nothing when it does not parse (a text
- * cut at track_activity_query_size, say).
- */
-export async function safeQueryText(text: string | null): Promise<string> {
-  if (!text) return "";
-  await loadModule();
-  try {
-    const normalized = await normalize(text);
-    return normalized.length > 300 ? `${normalized.slice(0, 299)}…` : normalized;
-  } catch {
-    return "(not shown: the statement could not be normalized, so its values cannot be hidden)";
   }
 }

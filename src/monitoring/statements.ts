@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { MetricRow } from "./metric-row.ts";
+import { safeQueryText } from "./query-text.ts";
 
 /** Whether statement metrics are collected on this database, and why not when they are off. */
 export type StatementStatus = { on: true; schema: string } | { on: false; note: string };
@@ -119,7 +120,7 @@ export async function sampleStatements(
              blks_hit = excluded.blks_hit, blks_read = excluded.blks_read, sampled_at = excluded.sampled_at
      )
      select d.queryid::text as queryid,
-            case when d.query ~* '^\\s*(select|insert|update|delete|with|merge|values|table)\\M' then left(d.query, 300)
+            case when d.query ~* '^\\s*(select|insert|update|delete|with|merge|values|table)\\M' then d.query
                  else upper(coalesce(substring(d.query from '^\\s*([A-Za-z]+)'), '')) || ' (utility statement, text not kept)'
             end as query,
             d.calls::float8 as calls, d.total_ms::float8 as total_ms, d.max_ms::float8 as max_ms,
@@ -132,7 +133,11 @@ export async function sampleStatements(
   );
   const out: MetricRow[] = [];
   for (const r of rows) {
-    const tags = { queryid: r.queryid, query: r.query };
+    // Normalized again (and cut to 300 characters) in case the text kept its constants (see safeQueryText).
+    const query = r.query.endsWith("(utility statement, text not kept)")
+      ? r.query
+      : await safeQueryText(r.query);
+    const tags = { queryid: r.queryid, query };
     out.push(
       { metric: "db.statement.calls", value: r.calls, unit: "count", tags },
       { metric: "db.statement.total_time", value: r.total_ms, unit: "ms", tags },
