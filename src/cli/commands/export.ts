@@ -67,7 +67,7 @@ export function register(program: Command): void {
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(summary)}\n`
-          : `exported ${summary.tables} tables (${rows} rows) and ${summary.files} files, ${(result.bytes / 1e6).toFixed(1)} MB in ${summary.seconds} s to ${result.out}\n` +
+          : `exported ${summary.tables} tables (${rows} rows) and ${summary.files} ${summary.files === 1 ? "file" : "files"}, ${(result.bytes / 1e6).toFixed(1)} MB in ${summary.seconds} s to ${result.out}\n` +
               (m.missingFiles.length > 0
                 ? `warning: ${m.missingFiles.length} storage objects had no file in the storage driver (listed in manifest.json as missingFiles)\n`
                 : ""),

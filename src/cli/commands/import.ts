@@ -40,7 +40,7 @@ export function register(program: Command): void {
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(result)}\n`
-          : `imported ${result.tables} tables (${result.rows} rows) and ${result.files} files, ${(result.bytes / 1e6).toFixed(1)} MB in ${(result.ms / 1000).toFixed(1)} s; every digest matches the manifest (triggers: ${result.triggerMode})` +
+          : `imported ${result.tables} tables (${result.rows} rows) and ${result.files} ${result.files === 1 ? "file" : "files"}, ${(result.bytes / 1e6).toFixed(1)} MB in ${(result.ms / 1000).toFixed(1)} s; every digest matches the manifest (triggers: ${result.triggerMode})` +
               `${result.migratedTo ? `; migrated up to ${result.migratedTo} first` : ""}\n`,
       );
     });

@@ -105,7 +105,7 @@ export function register(program: Command): void {
         throw new VpbError(
           "EMBEDDED_SERVER_STOPPED",
           `PostgreSQL stopped while \`start\` was running. Last lines of ${target.logFile}:\n${await tail(target.logFile ?? "", 15)}`,
-          "Read the log above, then run `npm start` again.",
+          "Read the log above, then start it again (`npm start`, or `npx vpb-db start` from an app).",
         );
       }
       progressLine(
