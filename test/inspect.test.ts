@@ -6,6 +6,7 @@ import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { inspectDatabase } from "../src/monitoring/inspect.ts";
+import { formatInspectReport } from "../src/monitoring/inspect-format.ts";
 import { runCli } from "./support/cli.ts";
 import { binDirFor, startSystemServer } from "./support/debian-server.ts";
 import { client, createDatabase, MAJOR } from "./support/harness.ts";
@@ -171,6 +172,10 @@ test("inspect's top queries come from pg_stat_statements, with Supabase's Query 
       const total = rows.reduce((sum, q) => sum + q.total_ms, 0);
       assert.ok(Math.abs((sleepRow.time_pct ?? 0) - (100 * sleepRow.total_ms) / total) < 1e-6);
       assert.ok(!JSON.stringify(report).includes(SECRET), "pg_stat_statements' text has $n for constants");
+      // The text report names the query id, as a slow_query alert does.
+      const text = formatInspectReport(report, ["queries"]);
+      assert.match(text, /query id/);
+      assert.ok(text.includes(sleepRow.queryid), text);
     } finally {
       await c.end();
     }

@@ -55,7 +55,8 @@ function body(r: InspectReport, s: InspectSection): string {
   switch (s) {
     case "queries":
       return table(
-        ["time %", "calls", "mean", "max", "rows", "cache hit", "query"],
+        // The query id is what a slow_query alert names.
+        ["time %", "calls", "mean", "max", "rows", "cache hit", "query id", "query"],
         (r.queries?.rows ?? []).map((q) => [
           pct(q.time_pct),
           String(q.calls),
@@ -63,6 +64,7 @@ function body(r: InspectReport, s: InspectSection): string {
           ms(q.max_ms),
           String(q.rows),
           pct(q.cache_hit_pct),
+          q.queryid,
           oneLine(q.query).slice(0, 120),
         ]),
       );
