@@ -11,6 +11,7 @@ import {
   type ManifestFile,
   RECOVERY_SETTINGS,
 } from "./backup-layout.ts";
+import { markConsistentPoint } from "./consistent-point.ts";
 import { copyHashed, mapConcurrent } from "./file-copy.ts";
 import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 
@@ -125,6 +126,8 @@ export async function writeAtomically(file: string, text: string): Promise<void>
  * Takes a base backup with the non-exclusive low-level API: pg_backup_start and pg_backup_stop on the
  * one connection `client`, kept open across the copy (closing it would abort the backup), every file
  * hashed while copied, and pg_backup_stop waiting until the WAL up to the stop point is archived.
+ * Then a consistent point is marked after it (see markConsistentPoint): a named restore point and
+ * every app table's digest as of it, which `backup verify` compares.
  *
  * Nothing half-done passes for a backup: the copy goes to `base/<id>.partial/`, every file is flushed
  * to disk (before the manifest), the manifest is written last (atomically), and only then is the folder renamed to
@@ -237,8 +240,11 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       "select lsn::text, labelfile, spcmapfile from pg_backup_stop(true)",
     );
     stopped = true;
+    const stoppedAt = new Date();
     const stop = rows[0];
     if (!stop) throw new Error("pg_backup_stop returned no row");
+    // After the backup's end: what `backup verify` recovers to and compares, table by table.
+    const consistentPoint = await markConsistentPoint(client, id);
     await fs.writeFile(path.join(partial, "backup_label"), stop.labelfile, { mode: 0o600 });
     if (stop.spcmapfile)
       await fs.writeFile(path.join(partial, "tablespace_map"), stop.spcmapfile, { mode: 0o600 });
@@ -258,10 +264,11 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       startWal: /file ([0-9A-F]{24})/.exec(startLine)?.[1] ?? "",
       stopWal: walRows[0]?.stop_wal ?? "",
       startedAt: started.toISOString(),
-      stoppedAt: new Date().toISOString(),
+      stoppedAt: stoppedAt.toISOString(),
       directories,
       files,
       recoverySettings: conf[0]?.recovery ?? {},
+      consistentPoint,
     };
     await fs.rm(path.join(partial, OWNER_FILE));
     // Files, then the folders that name them.
