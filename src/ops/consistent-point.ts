@@ -40,25 +40,32 @@ const ATTEMPTS = 20;
  * so new writers queue behind it for at most that long); while no transaction can hold a write on
  * those tables, a second connection starts a REPEATABLE READ snapshot and the restore point is
  * written, so the snapshot and the WAL up to the restore point hold the same committed rows. The locks
- * are released (a write pause of milliseconds), the digests are computed in the snapshot at leisure,
- * and the segment holding the restore point is switched and archived.
+ * are released (a write pause of milliseconds), the digests are computed in the snapshot at leisure
+ * (two connections sharing it), and the segment holding the restore point is switched and archived.
  */
 export async function markConsistentPoint(client: pg.Client, backupId: string): Promise<ConsistentPoint> {
   const tables = await listTables(client);
   const name = restorePointName(backupId);
-  const reader = new pg.Client({
-    host: client.host,
-    port: client.port,
-    ...(client.user !== undefined ? { user: client.user } : {}),
-    ...(client.database !== undefined ? { database: client.database } : {}),
-    ...(client.password !== undefined ? { password: client.password } : {}),
-    ssl: client.ssl,
-    application_name: "vpb-db backup digests",
-  });
-  reader.on("error", () => {});
-  await reader.connect();
+  const open = async () => {
+    const c = new pg.Client({
+      host: client.host,
+      port: client.port,
+      ...(client.user !== undefined ? { user: client.user } : {}),
+      ...(client.database !== undefined ? { database: client.database } : {}),
+      ...(client.password !== undefined ? { password: client.password } : {}),
+      ssl: client.ssl,
+      application_name: "vpb-db backup digests",
+    });
+    c.on("error", () => {});
+    readers.push(c);
+    await c.connect();
+    await pinSession(c);
+    return c;
+  };
+  const readers: pg.Client[] = [];
   try {
-    await pinSession(reader);
+    const reader = await open();
+    let snapshot = "";
     let point: { lsn: string; wal: string; database: string } | undefined;
     for (let attempt = 1; !point; attempt++) {
       await client.query("begin");
@@ -67,8 +74,10 @@ export async function markConsistentPoint(client: pg.Client, backupId: string): 
         if (tables.length > 0)
           await client.query(`lock table ${tables.map((t) => t.name).join(", ")} in share mode`);
         await reader.query("begin isolation level repeatable read, read only");
-        // The snapshot is taken by the transaction's first query, while the locks are held.
-        await reader.query("select pg_current_snapshot()");
+        // The snapshot is taken by the transaction's first query, while the locks are held; exported
+        // so that a second connection computes digests in it too.
+        const { rows: snap } = await reader.query<{ id: string }>("select pg_export_snapshot() as id");
+        snapshot = snap[0]?.id ?? "";
         const { rows } = await client.query<{ lsn: string; wal: string; database: string }>(
           `select lsn::text, pg_walfile_name(lsn) as wal, current_database() as database
              from pg_create_restore_point($1) as lsn`,
@@ -91,11 +100,22 @@ export async function markConsistentPoint(client: pg.Client, backupId: string): 
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }
     }
+    // Two connections of the one snapshot take the tables in turn: the server hashes on two cores.
+    const second = await open();
+    await second.query("begin isolation level repeatable read, read only");
+    await second.query(`set transaction snapshot '${snapshot.replaceAll("'", "''")}'`);
     const digests: Record<string, TableDigest> = {};
-    for (const t of tables) {
-      const { rows } = await reader.query<{ rows: string; digest: string }>(digestQuery(t));
-      digests[t.name] = { rows: Number(rows[0]?.rows), digest: rows[0]?.digest ?? "" };
-    }
+    let next = 0;
+    await Promise.all(
+      [reader, second].map(async (c) => {
+        while (next < tables.length) {
+          const t = tables[next++] as (typeof tables)[number];
+          const { rows } = await c.query<{ rows: string; digest: string }>(digestQuery(t));
+          digests[t.name] = { rows: Number(rows[0]?.rows), digest: rows[0]?.digest ?? "" };
+        }
+      }),
+    );
+    await second.query("commit");
     await reader.query("commit");
     if (!(await archiveCurrentWal(client))) {
       throw new VpbError(
@@ -106,6 +126,6 @@ export async function markConsistentPoint(client: pg.Client, backupId: string): 
     }
     return { name, lsn: point.lsn, wal: point.wal, database: point.database, tables: digests };
   } finally {
-    await reader.end().catch(() => {});
+    for (const c of readers) await c.end().catch(() => {});
   }
 }
