@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   BACKUP_NOT_FOUND: "no complete base backup matches",
   BACKUP_CORRUPT: "a base backup file differs from its checksum",
   WAL_MISSING: "the WAL archive lacks a segment a restore needs",
+  BACKUP_LOCK_TIMEOUT: "long write transactions kept a base backup from marking its consistent point",
+  BACKUP_ARCHIVE_STALLED: "the WAL holding a base backup's consistent point was not archived",
   RESTORE_TARGET_EXISTS: "the restore folder exists and is not empty",
   RESTORE_FAILED: "the restored server did not recover to the target",
   VERIFY_FAILED: "a restored backup failed a check",

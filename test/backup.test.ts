@@ -2,14 +2,12 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, open, readdir, readFile, rm, unlink } from "node:fs/promises";
+import { chmod, mkdtemp, open, readdir, rm, unlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import pg from "pg";
 import { parseConfig } from "../src/config.ts";
-import { type EmbeddedServer, startEmbedded } from "../src/db/embedded-server.ts";
-import { isAlive } from "../src/db/process-identity.ts";
 import { openTarget } from "../src/db/target.ts";
 import { isVpbError } from "../src/errors.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
@@ -19,23 +17,17 @@ import type { OpsProgress } from "../src/ops/progress.ts";
 import { RESTORE_MARKER, restoreBackup } from "../src/ops/restore.ts";
 import { pruneBackups } from "../src/ops/retention.ts";
 import { readVerification, verifyBackup } from "../src/ops/verify.ts";
-import {
-  archiveCurrentWal,
-  archiveSettings,
-  checkArchive,
-  ownerWhenRoot,
-  prepareArchiveDir,
-} from "../src/ops/wal-archive.ts";
+import { archiveCurrentWal, checkArchive } from "../src/ops/wal-archive.ts";
 import { DiskDriver } from "../src/storage/drivers/disk.ts";
+import { connected, FAST, type Source, startSource } from "./support/backup-source.ts";
 import { runCli } from "./support/cli.ts";
-import { binDirFor, startSystemServer } from "./support/debian-server.ts";
+import { binDirFor } from "./support/debian-server.ts";
 import { ADMIN_URL, MAJOR, ROOT } from "./support/harness.ts";
 import { project, user } from "./support/rows.ts";
 
 // The CLI restores with the embedded binaries (PostgreSQL 17); the core is tested on both majors.
 const only17 =
   MAJOR === 17 ? {} : { skip: "the CLI's embedded server is PostgreSQL 17: tested in the 17 pass" };
-const FAST = { fsync: "off", synchronous_commit: "off", full_page_writes: "off" };
 
 test("backup refuses a server that does not archive WAL", async () => {
   const client = new pg.Client({ connectionString: ADMIN_URL });
@@ -50,80 +42,6 @@ test("backup refuses a server that does not archive WAL", async () => {
     await client.end();
   }
 });
-
-/** A server of the major under test that archives WAL into `backupDir`, which can be killed with -9. */
-interface Source {
-  url: string;
-  pgData: string;
-  kill(): Promise<void>;
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function postmasterPid(pgData: string): Promise<number> {
-  return Number((await readFile(path.join(pgData, "postmaster.pid"), "utf8")).split("\n")[0]);
-}
-
-async function killNine(pid: number): Promise<void> {
-  process.kill(pid, "SIGKILL");
-  for (let waited = 0; isAlive(pid) && waited < 10_000; waited += 50)
-    await new Promise((resolve) => setTimeout(resolve, 50));
-}
-
-/** Retries a start while the killed server's backends still hold its shared memory. */
-async function retry<T>(fn: () => Promise<T> | T): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (attempt >= 20) throw e;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-}
-
-async function startSource(root: string, backupDir: string): Promise<Source> {
-  const wal = backupPaths(backupDir).wal;
-  const port = 26000 + Math.floor(Math.random() * 3000);
-  if (MAJOR === 17) {
-    const options = { dataDir: path.join(root, "vpb"), port, archiveDir: wal, settings: FAST };
-    const servers: EmbeddedServer[] = [await startEmbedded(options)];
-    const first = servers[0] as EmbeddedServer;
-    return {
-      url: first.url,
-      pgData: first.pgDataDir,
-      kill: async () => killNine(await postmasterPid(first.pgDataDir)),
-      restart: async () => {
-        servers.push(await retry(() => startEmbedded({ ...options, port: servers.at(-1)?.port ?? port })));
-      },
-      stop: async () => {
-        for (const s of servers.reverse()) await s.stop();
-      },
-    };
-  }
-  const dataRoot = path.join(root, "system");
-  const binDir = await binDirFor(MAJOR);
-  const pgData = path.join(dataRoot, `pg${MAJOR}`);
-  const server = startSystemServer(binDir, dataRoot, port, MAJOR, false, {
-    ...archiveSettings(wal),
-    ...FAST,
-  });
-  await prepareArchiveDir(wal, await ownerWhenRoot(pgData));
-  return {
-    url: server.url,
-    pgData,
-    kill: async () => killNine(await postmasterPid(pgData)),
-    restart: async () => retry(() => server.start()),
-    stop: async () => server.stop(),
-  };
-}
-
-async function connected(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  c.on("error", () => {});
-  await c.connect();
-  return c;
-}
 
 /** Runs test/support/ops-child.ts until it says HALF, then kills it with -9. */
 async function killChildHalfway(input: Record<string, unknown>): Promise<void> {

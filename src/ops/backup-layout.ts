@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { VpbError } from "../errors.ts";
+import type { ConsistentPoint } from "./consistent-point.ts";
 
 /**
  * The backup folder: `base/<id>/` holds one base backup (data files, backup_label, manifest.json),
@@ -38,6 +39,11 @@ export interface Manifest {
    * PostgreSQL aborts a recovery with lower ones); a restore starts with them.
    */
   recoverySettings?: Record<string, string>;
+  /**
+   * A restore point after the backup's end and the app tables' digests as of it (`backup verify`
+   * compares them); absent in backups taken before it existed. `stoppedAt` stays the backup's end.
+   */
+  consistentPoint?: ConsistentPoint;
 }
 
 /** Settings a server replaying WAL must have at least as high as the server that wrote it. */

@@ -11,6 +11,7 @@ import {
   type ManifestFile,
   RECOVERY_SETTINGS,
 } from "./backup-layout.ts";
+import { markConsistentPoint } from "./consistent-point.ts";
 import { copyHashed, mapConcurrent } from "./file-copy.ts";
 import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 
@@ -53,15 +54,25 @@ export interface BackupOptions {
  * 10 s one after another (a syncfs of the whole file system costs as much and flushes others' writes).
  */
 async function flushToDisk(folder: string, files: string[]): Promise<void> {
-  await mapConcurrent(files, 32, async (file) => {
-    const handle = await fs.open(path.join(folder, file), "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  });
+  await mapConcurrent(files, 32, (file) => syncFile(path.join(folder, file)));
 }
+
+async function syncFile(file: string): Promise<void> {
+  const handle = await fs.open(file, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Files from this size are flushed as soon as they are copied, by their copy's worker: the disk writes
+ * them while the other workers copy, instead of all the data waiting in the page cache for one flush at
+ * the end (which took as long as the copy itself). Smaller ones, thousands of them, are flushed
+ * together at the end, where one journal commit covers many.
+ */
+const FLUSH_AT_ONCE = 1 << 20;
 
 function isMissing(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === "ENOENT";
@@ -125,6 +136,8 @@ export async function writeAtomically(file: string, text: string): Promise<void>
  * Takes a base backup with the non-exclusive low-level API: pg_backup_start and pg_backup_stop on the
  * one connection `client`, kept open across the copy (closing it would abort the backup), every file
  * hashed while copied, and pg_backup_stop waiting until the WAL up to the stop point is archived.
+ * Then a consistent point is marked after it (see markConsistentPoint): a named restore point and
+ * every app table's digest as of it, which `backup verify` compares.
  *
  * Nothing half-done passes for a backup: the copy goes to `base/<id>.partial/`, every file is flushed
  * to disk (before the manifest), the manifest is written last (atomically), and only then is the folder renamed to
@@ -218,12 +231,9 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
     // Four copies in flight: the reads and writes overlap each other and the hashing.
     const copied = await mapConcurrent(toCopy, 4, async (file): Promise<ManifestFile | undefined> => {
       try {
-        const c = await copyHashed(
-          path.join(pgData, file.path),
-          path.join(partial, file.path),
-          counter.add,
-          file.size,
-        );
+        const dest = path.join(partial, file.path);
+        const c = await copyHashed(path.join(pgData, file.path), dest, counter.add, file.size);
+        if (c.size >= FLUSH_AT_ONCE) await syncFile(dest);
         return { path: file.path, ...c };
       } catch (e) {
         if (!isMissing(e)) throw e;
@@ -232,13 +242,28 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
     });
     const files = copied.filter((f): f is ManifestFile => f !== undefined);
     counter.end();
+    // The small files are flushed while the server ends the backup and marks the consistent point
+    // after it (what `backup verify` recovers to and compares, table by table): disk and server overlap.
+    const smallFlushed = flushToDisk(
+      partial,
+      files.filter((f) => f.size < FLUSH_AT_ONCE).map((f) => f.path),
+    );
+    smallFlushed.catch(() => {}); // awaited below; a failure before then must not go unhandled
 
     const { rows } = await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
       "select lsn::text, labelfile, spcmapfile from pg_backup_stop(true)",
     );
     stopped = true;
+    const stoppedAt = new Date();
     const stop = rows[0];
     if (!stop) throw new Error("pg_backup_stop returned no row");
+    const marking = performance.now();
+    const consistentPoint = await markConsistentPoint(client, id);
+    progress({
+      kind: "note",
+      text: `consistent point ${consistentPoint.name} marked, ${Object.keys(consistentPoint.tables).length} tables digested, in ${((performance.now() - marking) / 1000).toFixed(1)} s`,
+    });
+    await smallFlushed;
     await fs.writeFile(path.join(partial, "backup_label"), stop.labelfile, { mode: 0o600 });
     if (stop.spcmapfile)
       await fs.writeFile(path.join(partial, "tablespace_map"), stop.spcmapfile, { mode: 0o600 });
@@ -258,14 +283,15 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       startWal: /file ([0-9A-F]{24})/.exec(startLine)?.[1] ?? "",
       stopWal: walRows[0]?.stop_wal ?? "",
       startedAt: started.toISOString(),
-      stoppedAt: new Date().toISOString(),
+      stoppedAt: stoppedAt.toISOString(),
       directories,
       files,
       recoverySettings: conf[0]?.recovery ?? {},
+      consistentPoint,
     };
     await fs.rm(path.join(partial, OWNER_FILE));
-    // Files, then the folders that name them.
-    await flushToDisk(partial, [...files.map((f) => f.path), "backup_label"]);
+    // Files (the large ones at their copy, the small ones above), then the folders that name them.
+    await flushToDisk(partial, ["backup_label"]);
     await flushToDisk(partial, [...directories, "."]);
     // The manifest last: a folder without a complete one is no backup, whatever else it holds.
     await writeAtomically(path.join(partial, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);

@@ -11,8 +11,15 @@ import { copyHashed, mapConcurrent } from "./file-copy.ts";
 import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 import { checkArchive } from "./wal-archive.ts";
 
-/** Where recovery stops: a point in time, the end of the archived WAL, or the backup's own end. */
-export type RecoveryTarget = { time: Date } | { latest: true } | { immediate: true };
+/**
+ * Where recovery stops: a point in time, the end of the archived WAL, the backup's own end, or its
+ * consistent point (the named restore point its manifest records, see consistent-point.ts).
+ */
+export type RecoveryTarget =
+  | { time: Date }
+  | { latest: true }
+  | { immediate: true }
+  | { consistentPoint: true };
 
 export interface RestoreOptions {
   backupDir: string;
@@ -180,7 +187,19 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
       "Restore it with the binaries of its major (pg_ctl of that version).",
     );
   }
-  const lastWal = await checkArchive(wal, manifest.startWal, manifest.stopWal);
+  const point = manifest.consistentPoint;
+  if ("consistentPoint" in target && !point) {
+    throw new VpbError(
+      "BACKUP_UNSUPPORTED",
+      `Base backup ${manifest.id} records no consistent point (it was taken by an older vpb-db).`,
+      "Take a new base backup (`vpb-db backup`).",
+    );
+  }
+  const lastWal = await checkArchive(
+    wal,
+    manifest.startWal,
+    "consistentPoint" in target && point ? point.wal : manifest.stopWal,
+  );
   note(`restoring base backup ${manifest.id} (WAL ${manifest.startWal} to ${lastWal} archived)`);
 
   const stop = () => {
@@ -235,6 +254,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
         ? { recovery_target_time: target.time.toISOString().replace("T", " ").replace("Z", "+00") }
         : {}),
       ...("immediate" in target ? { recovery_target: "immediate" } : {}),
+      ...("consistentPoint" in target && point ? { recovery_target_name: point.name } : {}),
       ...options.settings,
     };
     const flags = Object.entries(settings)
@@ -278,7 +298,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
     await fs.rm(path.join(pgData, RESTORE_MARKER));
     done = true;
     note(
-      `recovered to ${"time" in target ? target.time.toISOString() : "latest" in target ? "the end of the archive" : "the end of the backup"} in ${(recoveryMs / 1000).toFixed(1)} s`,
+      `recovered to ${"time" in target ? target.time.toISOString() : "latest" in target ? "the end of the archive" : "consistentPoint" in target ? `the backup's consistent point ${point?.name}` : "the end of the backup"} in ${(recoveryMs / 1000).toFixed(1)} s`,
     );
     return { backup: manifest, pgData, port, url, copyMs, recoveryMs, stop };
   } finally {

@@ -5,6 +5,8 @@ import { VpbError } from "../errors.ts";
 import type { StorageDriver } from "../storage/drivers/driver.ts";
 import { backupPaths } from "./backup-layout.ts";
 import { writeAtomically } from "./base-backup.ts";
+import type { TableDigest } from "./consistent-point.ts";
+import { digestQuery, listTables, pinSession } from "./export-format.ts";
 import { ignoreProgress, type OnProgress } from "./progress.ts";
 import { chooseBackup, restoreBackup } from "./restore.ts";
 import { ownerWhenRoot } from "./wal-archive.ts";
@@ -30,6 +32,11 @@ export interface VerifyResult {
   restoreMs: number;
   /** Row count of every table in the restored copy, by `database:schema.table`. */
   tables: Record<string, number>;
+  /**
+   * Tables whose row count and digest were compared with the backup's manifest (at its consistent
+   * point), by `database:schema.table`; empty for a backup that records none (an older vpb-db's).
+   */
+  digestsCompared: string[];
   indexesChecked: number;
   /** The two users whose isolation was checked, per database; empty when no two users own projects. */
   rlsUsers: Record<string, [string, string]>;
@@ -53,8 +60,9 @@ export async function readVerification(backupDir: string, id: string): Promise<V
 
 /**
  * Proves a base backup restorable: restores it (every file checked against its sha256, the archived
- * WAL from its start to its end checked for gaps) into a scratch folder on a free port, recovering
- * only to the backup's own consistent point, then checks the copy: amcheck's bt_index_check on every
+ * WAL from its start to its consistent point checked for gaps) into a scratch folder on a free port,
+ * recovering to that named restore point, then checks the copy: every app table's row count and
+ * digest against those the manifest recorded there, amcheck's bt_index_check on every
  * B-tree index, RLS enabled and forced on every table of the public schema, two users who own
  * projects each seeing their own and not the other's, and every storage.objects row's file present
  * with its size. Every table's rows are counted. The result (mismatches included) and the restore's
@@ -70,6 +78,7 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
     at: "",
     restoreMs: 0,
     tables: {},
+    digestsCompared: [],
     indexesChecked: 0,
     rlsUsers: {},
     storageObjects: options.storage ? 0 : undefined,
@@ -97,7 +106,8 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
         logFile: path.join(scratch, "postgres.log"),
         binDir: options.binDir,
         major: options.major,
-        target: { immediate: true },
+        // The consistent point, where the manifest's digests hold; an older backup's own end.
+        target: chosen.consistentPoint ? { consistentPoint: true } : { immediate: true },
         // The copy is thrown away: durability would only slow the check.
         settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off" },
         backupId: chosen.id,
@@ -117,7 +127,11 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
       for (const { datname } of dbs) {
         const url = new URL(restored.url);
         url.pathname = `/${encodeURIComponent(datname)}`;
-        await withClient(url.toString(), (c) => checkDatabase(c, datname, result, options.storage));
+        await withClient(url.toString(), async (c) => {
+          await checkDatabase(c, datname, result, options.storage);
+          if (chosen.consistentPoint?.database === datname)
+            await compareDigests(c, datname, chosen.consistentPoint.tables, result);
+        });
       }
     } finally {
       restored.stop();
@@ -183,6 +197,38 @@ async function checkDatabase(
     result.problems.push(`table public.${t.name} in database ${datname} lacks forced RLS`);
   await checkIsolation(c, datname, result);
   if (storage) await checkStorage(c, datname, result, storage);
+}
+
+/**
+ * Every table the manifest has a digest of must hold, in the copy recovered to the consistent point,
+ * the same row count and digest (computed by the export's SQL, in a session pinned as the backup's was).
+ */
+async function compareDigests(
+  c: pg.Client,
+  datname: string,
+  expected: Record<string, TableDigest>,
+  result: VerifyResult,
+): Promise<void> {
+  await pinSession(c);
+  const present = new Map((await listTables(c)).map((t) => [t.name, t]));
+  for (const [name, want] of Object.entries(expected)) {
+    const table = present.get(name);
+    if (!table) {
+      result.problems.push(`table ${name} in database ${datname} is missing from the restored copy`);
+      continue;
+    }
+    const { rows } = await c.query<{ rows: string; digest: string }>(digestQuery(table));
+    const got = { rows: Number(rows[0]?.rows), digest: rows[0]?.digest ?? "" };
+    if (got.rows !== want.rows)
+      result.problems.push(
+        `table ${name} in database ${datname} has ${got.rows} rows where the backup recorded ${want.rows}`,
+      );
+    else if (got.digest !== want.digest)
+      result.problems.push(
+        `table ${name} in database ${datname}: its rows' digest differs from the one the backup recorded`,
+      );
+    result.digestsCompared.push(`${datname}:${name}`);
+  }
 }
 
 /**

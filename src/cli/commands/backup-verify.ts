@@ -11,7 +11,7 @@ export function register(backup: Command): void {
   backup
     .command("verify")
     .description(
-      "restore a base backup into a scratch folder on a free port (checksums of every file, WAL gaps), run amcheck on every index, check RLS (forced on every table; two users see only their own projects) and every storage object's file, count rows; records the result in the backup's verification.json; exit 1 naming every mismatch",
+      "restore a base backup into a scratch folder on a free port (checksums of every file, WAL gaps) up to its consistent point, compare every app table's row count and digest with the backup's manifest, run amcheck on every index, check RLS (forced on every table; two users see only their own projects) and every storage object's file, count rows; records the result in the backup's verification.json; exit 1 naming every mismatch",
     )
     .option("--backup <id>", "the base backup to verify (default: the newest)")
     .option("--json", "print the result as JSON")
@@ -38,7 +38,7 @@ export function register(backup: Command): void {
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(result)}\n`
-          : `backup ${result.backupId} verified: restored in ${(result.restoreMs / 1000).toFixed(1)} s, ${result.indexesChecked} indexes pass amcheck, RLS checked with ${Object.keys(result.rlsUsers).length ? "two users" : "no users (none own projects)"}, ${result.storageObjects ?? 0} storage files present, ${tables} tables counted\n`,
+          : `backup ${result.backupId} verified: restored in ${(result.restoreMs / 1000).toFixed(1)} s, ${result.indexesChecked} indexes pass amcheck, RLS checked with ${Object.keys(result.rlsUsers).length ? "two users" : "no users (none own projects)"}, ${result.storageObjects ?? 0} storage files present, ${tables} tables counted, ${result.digestsCompared.length} tables' digests equal to the backup's\n`,
       );
     });
 }

@@ -1,0 +1,131 @@
+import pg from "pg";
+import { VpbError } from "../errors.ts";
+import { digestQuery, listTables, pinSession } from "./export-format.ts";
+import { archiveCurrentWal } from "./wal-archive.ts";
+
+/** A table's row count and content digest (export-format.ts's digestQuery: one source for both). */
+export interface TableDigest {
+  rows: number;
+  digest: string;
+}
+
+/**
+ * A point in the WAL after a base backup's end where the app's tables are exactly as a snapshot saw
+ * them: a named restore point (`recovery_target_name`), the segment holding it (archived), and every
+ * table's digest in that snapshot. `backup verify` recovers to it and compares the tables.
+ */
+export interface ConsistentPoint {
+  name: string;
+  lsn: string;
+  /** The WAL segment that holds the restore point: recovery to it needs the archive up to here. */
+  wal: string;
+  /** The database the digests are of (the backup's connection's). */
+  database: string;
+  /** By schema-qualified table name (as the export's manifest names them). */
+  tables: Record<string, TableDigest>;
+}
+
+export function restorePointName(backupId: string): string {
+  return `vpb-${backupId}`;
+}
+
+const LOCK_NOT_AVAILABLE = "55P03";
+const LOCK_TIMEOUT_MS = 500;
+const ATTEMPTS = 20;
+
+/**
+ * Marks a consistent point after pg_backup_stop. A physical backup's own end is no snapshot (replay
+ * ends mid-flight for every open transaction), so one is made: `client` takes SHARE locks on the app's
+ * tables in one short transaction, which waits only for the writers in flight (lock_timeout, retried,
+ * so new writers queue behind it for at most that long); while no transaction can hold a write on
+ * those tables, a second connection starts a REPEATABLE READ snapshot and the restore point is
+ * written, so the snapshot and the WAL up to the restore point hold the same committed rows. The locks
+ * are released (a write pause of milliseconds), the digests are computed in the snapshot at leisure
+ * (two connections sharing it), and the segment holding the restore point is switched and archived.
+ */
+export async function markConsistentPoint(client: pg.Client, backupId: string): Promise<ConsistentPoint> {
+  const tables = await listTables(client);
+  const name = restorePointName(backupId);
+  const open = async () => {
+    const c = new pg.Client({
+      host: client.host,
+      port: client.port,
+      ...(client.user !== undefined ? { user: client.user } : {}),
+      ...(client.database !== undefined ? { database: client.database } : {}),
+      ...(client.password !== undefined ? { password: client.password } : {}),
+      ssl: client.ssl,
+      application_name: "vpb-db backup digests",
+    });
+    c.on("error", () => {});
+    readers.push(c);
+    await c.connect();
+    await pinSession(c);
+    return c;
+  };
+  const readers: pg.Client[] = [];
+  try {
+    const reader = await open();
+    let snapshot = "";
+    let point: { lsn: string; wal: string; database: string } | undefined;
+    for (let attempt = 1; !point; attempt++) {
+      await client.query("begin");
+      try {
+        await client.query(`set local lock_timeout = ${LOCK_TIMEOUT_MS}`);
+        if (tables.length > 0)
+          await client.query(`lock table ${tables.map((t) => t.name).join(", ")} in share mode`);
+        await reader.query("begin isolation level repeatable read, read only");
+        // The snapshot is taken by the transaction's first query, while the locks are held; exported
+        // so that a second connection computes digests in it too.
+        const { rows: snap } = await reader.query<{ id: string }>("select pg_export_snapshot() as id");
+        snapshot = snap[0]?.id ?? "";
+        const { rows } = await client.query<{ lsn: string; wal: string; database: string }>(
+          `select lsn::text, pg_walfile_name(lsn) as wal, current_database() as database
+             from pg_create_restore_point($1) as lsn`,
+          [name],
+        );
+        await client.query("commit");
+        point = rows[0];
+        if (!point) throw new Error("pg_create_restore_point returned no row");
+      } catch (e) {
+        await client.query("rollback").catch(() => {});
+        await reader.query("rollback").catch(() => {});
+        if ((e as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw e;
+        if (attempt >= ATTEMPTS) {
+          throw new VpbError(
+            "BACKUP_LOCK_TIMEOUT",
+            `The base backup could not mark its consistent point: writers held the app's tables through ${ATTEMPTS} tries of ${LOCK_TIMEOUT_MS} ms.`,
+            "Run the backup again when long write transactions are done (pg_stat_activity shows them).",
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
+    // Two connections of the one snapshot take the tables in turn: the server hashes on two cores.
+    const second = await open();
+    await second.query("begin isolation level repeatable read, read only");
+    await second.query(`set transaction snapshot '${snapshot.replaceAll("'", "''")}'`);
+    const digests: Record<string, TableDigest> = {};
+    let next = 0;
+    await Promise.all(
+      [reader, second].map(async (c) => {
+        while (next < tables.length) {
+          const t = tables[next++] as (typeof tables)[number];
+          const { rows } = await c.query<{ rows: string; digest: string }>(digestQuery(t));
+          digests[t.name] = { rows: Number(rows[0]?.rows), digest: rows[0]?.digest ?? "" };
+        }
+      }),
+    );
+    await second.query("commit");
+    await reader.query("commit");
+    if (!(await archiveCurrentWal(client))) {
+      throw new VpbError(
+        "BACKUP_ARCHIVE_STALLED",
+        `The WAL segment ${point.wal} holding the backup's consistent point was not archived within a minute.`,
+        "Check the server log for archive failures (a missing or unwritable archive folder), then run the backup again.",
+      );
+    }
+    return { name, lsn: point.lsn, wal: point.wal, database: point.database, tables: digests };
+  } finally {
+    for (const c of readers) await c.end().catch(() => {});
+  }
+}
