@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { progressReporter } from "../src/cli/progress.ts";
+import { transferPrinter } from "../src/cli/report.ts";
 import { byteCounter, type OpsProgress } from "../src/ops/progress.ts";
 
 function fakeStream(isTTY: boolean) {
@@ -47,4 +48,27 @@ test("byteCounter reports at most every interval, and always the end", () => {
     events.map((e) => (e.kind === "bytes" ? e.done : -1)),
     [0, 1000],
   );
+});
+
+test("export/import off a terminal: a line when a phase starts and ends and every interval between, not one per item", () => {
+  const out = fakeStream(false);
+  const printer = transferPrinter(out.stream, 60_000);
+  const status = (phase: string, itemsDone: number, itemsTotal: number) => ({
+    phase,
+    item: `item ${itemsDone}`,
+    itemsDone,
+    itemsTotal,
+    bytesDone: itemsDone * 1000,
+    bytesTotal: itemsTotal * 1000,
+    elapsedMs: 500,
+  });
+  for (let i = 1; i <= 18; i++) printer.update(status("tables", i, 18));
+  for (let i = 1; i <= 240; i++) printer.update(status("indexes", i, 240));
+  printer.end();
+  const lines = out.text().trimEnd().split("\n");
+  assert.deepEqual(
+    lines.map((l) => l.split(" (")[0]),
+    ["tables 1/18", "tables 18/18", "indexes 1/240", "indexes 240/240"],
+  );
+  assert.ok(!lines.some((l) => l.includes("ETA")), "no ETA from half a second's rate");
 });

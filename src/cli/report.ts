@@ -69,7 +69,8 @@ export function formatTransfer(p: TransferStatus): string {
   const seconds = p.elapsedMs / 1000;
   const rate = seconds > 0 ? p.bytesDone / seconds : 0;
   const left = Math.max(0, p.bytesTotal - p.bytesDone);
-  const eta = rate > 0 && p.bytesTotal > 0 ? `, ETA ${Math.ceil(left / rate)} s` : "";
+  // The first seconds' rate says little (connections, the first table's start): no ETA from it.
+  const eta = rate > 0 && p.bytesTotal > 0 && seconds >= 2 ? `, ETA ${Math.ceil(left / rate)} s` : "";
   return (
     `${p.phase} ${p.itemsDone}/${p.itemsTotal} (${p.item}), ${megabytes(p.bytesDone)}` +
     `${p.bytesTotal > 0 ? ` of ~${megabytes(p.bytesTotal)}` : ""}, ${megabytes(rate)}/s${eta}`
@@ -78,25 +79,30 @@ export function formatTransfer(p: TransferStatus): string {
 
 /**
  * A progress callback for a terminal: on a TTY one line rewritten in place (at most ten times a
- * second); otherwise plain lines, one per table and one per hundred files, for logs.
+ * second); otherwise plain lines for logs: when a phase starts and ends, and every 10 s between.
  */
-export function transferPrinter(stream: NodeJS.WriteStream = process.stderr): {
+export function transferPrinter(
+  stream: NodeJS.WriteStream = process.stderr,
+  plainEveryMs = 10_000,
+): {
   update: (p: TransferStatus) => void;
   end: () => void;
 } {
   let last = 0;
   let shown = false;
+  let phase = "";
   return {
     update(p) {
-      const line = formatTransfer(p);
+      const now = performance.now();
       if (stream.isTTY) {
-        const now = performance.now();
         if (now - last < 100 && p.itemsDone < p.itemsTotal) return;
         last = now;
-        stream.write(`\r\x1b[2K${line}`);
+        stream.write(`\r\x1b[2K${formatTransfer(p)}`);
         shown = true;
-      } else if (p.phase !== "files" || p.itemsDone % 100 === 0 || p.itemsDone === p.itemsTotal) {
-        stream.write(`${line}\n`);
+      } else if (p.phase !== phase || p.itemsDone >= p.itemsTotal || now - last >= plainEveryMs) {
+        phase = p.phase;
+        last = now;
+        stream.write(`${formatTransfer(p)}\n`);
       }
     },
     end() {
