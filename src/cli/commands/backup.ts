@@ -8,7 +8,7 @@ export function register(program: Command): Command {
   return program
     .command("backup")
     .description(
-      "take a base backup of the server's data folder (embedded, or any server whose folder this process can read) into VPB_BACKUP_DIR; the server must archive WAL (`start` does)",
+      "take a base backup of the server's data folder (embedded, or any server whose folder this process can read) into VPB_BACKUP_DIR; the server must archive WAL (`start` does). The database only: storage files are not in it (back up the storage folder or bucket, or use `export`, which holds both)",
     )
     .option("--json", "print the backup's manifest summary as JSON")
     .action(async (flags: { json?: boolean }) => {
