@@ -11,6 +11,24 @@ export function jwtKey(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
 }
 
+const imported = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+
+/**
+ * The key as an HMAC CryptoKey, imported once per key: given the raw bytes, jose imports them again at
+ * every sign and verify, which was a good part of a signed URL's time.
+ */
+function hmacKey(key: Uint8Array): Promise<CryptoKey> {
+  let k = imported.get(key);
+  if (k === undefined) {
+    k = crypto.subtle.importKey("raw", new Uint8Array(key), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
+    imported.set(key, k);
+  }
+  return k;
+}
+
 /**
  * The caller of a request, from `Authorization: Bearer <jwt>` (or the `apikey` header alone, as
  * Supabase accepts). The role must be one of the three API roles: any other (`postgres`, say) would
@@ -27,7 +45,7 @@ export async function actorFromHeaders(
   if (!token) throw storageErrors.invalidJwt("No authorization: send Authorization: Bearer <jwt>");
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(token, key, { algorithms: ["HS256"] }));
+    ({ payload } = await jwtVerify(token, await hmacKey(key), { algorithms: ["HS256"] }));
   } catch (e) {
     throw e instanceof joseErrors.JWTExpired
       ? storageErrors.invalidJwt("jwt expired")
@@ -53,13 +71,17 @@ export interface UrlToken {
 }
 
 /** A signed-URL token: a JWT with Supabase's claims (`url` = bucket/name, `scope`, `iat`, `exp`). */
-export function signUrlToken(claims: UrlToken, key: Uint8Array, expiresInSeconds: number): Promise<string> {
+export async function signUrlToken(
+  claims: UrlToken,
+  key: Uint8Array,
+  expiresInSeconds: number,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ ...claims })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuedAt(now)
     .setExpirationTime(now + expiresInSeconds)
-    .sign(key);
+    .sign(await hmacKey(key));
 }
 
 /** Checks a signed-URL token: signature, expiry, scope, and that it names exactly this object. */
@@ -72,7 +94,7 @@ export async function verifyUrlToken(
   if (!token) throw storageErrors.invalidRequest("Missing Required Parameter token");
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(token, key, { algorithms: ["HS256"] }));
+    ({ payload } = await jwtVerify(token, await hmacKey(key), { algorithms: ["HS256"] }));
   } catch (e) {
     if (e instanceof joseErrors.JWTExpired) throw storageErrors.expiredToken();
     throw storageErrors.invalidJwt();
