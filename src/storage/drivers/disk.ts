@@ -1,10 +1,11 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { constants, createReadStream, createWriteStream } from "node:fs";
 import { copyFile, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { storageErrors } from "../errors.ts";
+import { Md5 } from "../md5-worker.ts";
 import {
   type ByteRange,
   checkKey,
@@ -13,6 +14,9 @@ import {
   type PutResult,
   type StorageDriver,
 } from "./driver.ts";
+
+/** Bytes between two flushes of an upload in flight. */
+const SYNC_EVERY = 8 * 1024 * 1024;
 
 /**
  * Objects as files under one folder: `objects/{bucket}/{version}`, written to `tmp/` first, fsynced,
@@ -35,23 +39,51 @@ export class DiskDriver implements StorageDriver {
 
   async put(key: string, body: Readable, options: PutOptions): Promise<PutResult> {
     const target = this.file(key);
-    const md5 = createHash("md5");
-    let size = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        // Counted as it streams, so a body without Content-Length is held to the limit too.
-        if (size > options.maxBytes) return done(storageErrors.entityTooLarge());
-        md5.update(chunk);
-        done(null, chunk);
-      },
-    });
     return this.viaTemp(target, async (tmp) => {
       // Opened before the bytes flow: a stream opening lazily could create the file after a refusal
       // had already failed the pipeline and removed the path, leaving a stray temporary file.
       const handle = await open(tmp, "wx", 0o600);
-      await pipeline(body, count, createWriteStream("", { fd: handle }));
-      return { size, md5: md5.digest("hex") };
+      const md5 = new Md5();
+      let size = 0;
+      // The file is flushed to disk as it arrives (one datasync at a time, every SYNC_EVERY bytes),
+      // so that the fsync before the rename waits for the last few megabytes only, not for all of it.
+      let flushed = 0;
+      let flushing: Promise<void> | undefined;
+      let flushError: unknown;
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          size += chunk.length;
+          // Counted as it streams, so a body without Content-Length is held to the limit too.
+          if (size > options.maxBytes) return done(storageErrors.entityTooLarge());
+          if (size - flushed >= SYNC_EVERY && flushing === undefined && flushError === undefined) {
+            flushed = size;
+            flushing = handle.datasync().then(
+              () => {
+                flushing = undefined;
+              },
+              (e: unknown) => {
+                // Kept: the kernel reports a write-back error once, so the last fsync might not see it.
+                flushError = e;
+                flushing = undefined;
+              },
+            );
+          }
+          const copying = md5.update(chunk);
+          if (copying === undefined) done(null, chunk);
+          else copying.then(() => done(null, chunk), done);
+        },
+      });
+      try {
+        await pipeline(body, count, createWriteStream("", { fd: handle }));
+      } catch (e) {
+        md5.abort();
+        throw e;
+      } finally {
+        await flushing;
+      }
+      const hex = await md5.digest();
+      if (flushError !== undefined) throw flushError;
+      return { size, md5: hex };
     });
   }
 
