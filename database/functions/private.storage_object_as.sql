@@ -24,11 +24,12 @@ begin
           pg_catalog.set_config('request.jwt.claims', claims, true),
           pg_catalog.set_config('lock_timeout', timeout_ms::text || 'ms', true),
           pg_catalog.set_config('role', api_role, true);
-  return query execute
-    'select o.id, o.bucket_id, o.name, o.owner, o.version, o.metadata, o.user_metadata, o.created_at,
-            o.updated_at, o.last_accessed_at
-       from storage.objects o where o.bucket_id = $1 and o.name = $2'
-    using bucket, object_name;
+  return query
+    select o.id, o.bucket_id, o.name, o.owner, o.version, o.metadata, o.user_metadata, o.created_at,
+           o.updated_at, o.last_accessed_at
+      from storage.objects o
+     where o.bucket_id operator(pg_catalog.=) storage_object_as.bucket
+       and o.name operator(pg_catalog.=) storage_object_as.object_name;
   perform pg_catalog.set_config('role', old_role, true),
           pg_catalog.set_config('request.jwt.claims', coalesce(old_claims, ''), true),
           pg_catalog.set_config('request.jwt.claim', '', true),

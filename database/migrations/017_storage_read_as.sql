@@ -1,13 +1,16 @@
 -- 017_storage_read_as: the storage service's object read as the caller in one round trip (issue 13).
 -- Each read was a transaction of its own (begin with the role and claims, the read, commit): three
 -- round trips, which bounded signed URLs and downloads. This function does all of it in one
--- statement: it sets the caller's role and claims, then runs the read by EXECUTE, so that the read is
--- planned after the role switch and the policies of storage.objects decide as on Supabase. SECURITY
--- INVOKER: it can only take a role its caller may SET ROLE to. The settings are local to the
--- statement's transaction and are put back before it returns, so nothing reaches the next statement
--- on a pooled connection, even inside an explicit transaction. A plain SELECT can only hang waiting
--- for a lock (statement_timeout applies per top-level statement, not to the EXECUTE): lock_timeout
--- bounds that wait.
+-- statement: it sets the caller's role and claims, then runs the read, so that the policies of
+-- storage.objects decide as on Supabase. The read is static SQL, planned at its first run after the
+-- role switch and kept for the session: PostgreSQL marks a plan that depends on row level security
+-- with the role it was made for and plans again when a later call runs as another role, so the
+-- plan is reused without ever serving one role's policies to another (planning the policies was
+-- most of the read's time). SECURITY INVOKER: it can only take a role its caller may SET ROLE to.
+-- The settings are local to the statement's transaction and are put back before it returns, so
+-- nothing reaches the next statement on a pooled connection, even inside an explicit transaction.
+-- A plain SELECT can only hang waiting for a lock (statement_timeout applies per top-level
+-- statement, not to the read inside): lock_timeout bounds that wait.
 create function private.storage_object_as(
   api_role text,
   claims text,
@@ -44,11 +47,12 @@ begin
           pg_catalog.set_config('request.jwt.claims', claims, true),
           pg_catalog.set_config('lock_timeout', timeout_ms::text || 'ms', true),
           pg_catalog.set_config('role', api_role, true);
-  return query execute
-    'select o.id, o.bucket_id, o.name, o.owner, o.version, o.metadata, o.user_metadata, o.created_at,
-            o.updated_at, o.last_accessed_at
-       from storage.objects o where o.bucket_id = $1 and o.name = $2'
-    using bucket, object_name;
+  return query
+    select o.id, o.bucket_id, o.name, o.owner, o.version, o.metadata, o.user_metadata, o.created_at,
+           o.updated_at, o.last_accessed_at
+      from storage.objects o
+     where o.bucket_id operator(pg_catalog.=) storage_object_as.bucket
+       and o.name operator(pg_catalog.=) storage_object_as.object_name;
   perform pg_catalog.set_config('role', old_role, true),
           pg_catalog.set_config('request.jwt.claims', coalesce(old_claims, ''), true),
           pg_catalog.set_config('request.jwt.claim', '', true),
