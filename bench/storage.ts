@@ -376,13 +376,16 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(1))
         .join(", ")} (1, 5, 15 min).`,
       "",
-      "Reading the numbers: a signed URL, like every request, is one database transaction as the caller",
-      "(`begin` with the role and claims, the `storage.objects` read under RLS, `commit`: three round",
-      "trips); the rate is that transaction's rate alone (the ratio column), so the HTTP layer, the JWT",
-      "checks and the signing add nothing measurable. The query itself executes in about 0.4 ms with",
-      "planning; the rest is round trips, each as slow as the `select 1` row says. On a busy machine",
-      "(several test suites at once on 2 cores) no single-connection rate comes near 2,000/s; what would",
-      "raise the ceiling is fewer round trips per read (claims, query and commit in one), not the service.",
+      "Reading the numbers: a signed URL, a download and an info read the object as the caller in one",
+      "statement (`private.storage_object_as`, migration 017: the role and claims set for that statement",
+      "only; the read's plan kept for the session, made again by PostgreSQL for another role), one round",
+      'trip where a transaction took three; the "database read alone" column is that statement from the',
+      "same client. What a request adds to it is the HTTP layer, the JWT verification and, for a signed",
+      "URL, the signing (HMAC through WebCrypto, the key imported once). An upload's MD5 runs on a worker",
+      "thread and its temporary file is flushed every 8 MiB as it arrives, so the main thread receives and",
+      "writes and the fsync before the rename waits for the tail only; the bare handler neither hashes nor",
+      "syncs. Client, service, bare handlers and PostgreSQL share 2 cores: a loaded machine (see the load",
+      "average) lowers every row, the ratios included, since the service's extra work competes for them.",
       "",
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
