@@ -85,6 +85,18 @@ for (const [label, actorOf, sees] of ACTORS) {
   });
 }
 
+test("alternating callers on one connection: each sees what its own policies allow (the kept plan is not shared)", async () => {
+  const pids = new Set<unknown>();
+  for (let round = 0; round < 8; round++) {
+    for (const [label, actorOf, sees] of ACTORS) {
+      const row = await findObjectAs(runner, actorOf(), "t", BUCKET, name);
+      assert.equal(row !== undefined, sees, `${label}, round ${round}`);
+    }
+    pids.add((await session()).pid);
+  }
+  assert.equal(pids.size, 1, "all on one backend");
+});
+
 test("the caller's claims decide, not the claims of a previous statement", async () => {
   // Claims left on the session by someone else's SET (owner's): the read as the stranger ignores them.
   await runner.pool.query(`select set_config('request.jwt.claims', $1, false)`, [
