@@ -1,11 +1,10 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { constants, createReadStream, createWriteStream } from "node:fs";
 import { copyFile, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { storageErrors } from "../errors.ts";
-import { Md5 } from "../md5-worker.ts";
 import {
   type ByteRange,
   checkKey,
@@ -43,7 +42,7 @@ export class DiskDriver implements StorageDriver {
       // Opened before the bytes flow: a stream opening lazily could create the file after a refusal
       // had already failed the pipeline and removed the path, leaving a stray temporary file.
       const handle = await open(tmp, "wx", 0o600);
-      const md5 = new Md5();
+      const md5 = createHash("md5");
       let size = 0;
       // The file is flushed to disk as it arrives (one datasync at a time, every SYNC_EVERY bytes),
       // so that the fsync before the rename waits for the last few megabytes only, not for all of it.
@@ -55,6 +54,7 @@ export class DiskDriver implements StorageDriver {
           size += chunk.length;
           // Counted as it streams, so a body without Content-Length is held to the limit too.
           if (size > options.maxBytes) return done(storageErrors.entityTooLarge());
+          md5.update(chunk);
           if (size - flushed >= SYNC_EVERY && flushing === undefined && flushError === undefined) {
             flushed = size;
             flushing = handle.datasync().then(
@@ -68,22 +68,16 @@ export class DiskDriver implements StorageDriver {
               },
             );
           }
-          const copying = md5.update(chunk);
-          if (copying === undefined) done(null, chunk);
-          else copying.then(() => done(null, chunk), done);
+          done(null, chunk);
         },
       });
       try {
         await pipeline(body, count, createWriteStream("", { fd: handle }));
-      } catch (e) {
-        md5.abort();
-        throw e;
       } finally {
         await flushing;
       }
-      const hex = await md5.digest();
       if (flushError !== undefined) throw flushError;
-      return { size, md5: hex };
+      return { size, md5: md5.digest("hex") };
     });
   }
 

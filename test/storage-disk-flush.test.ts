@@ -1,8 +1,7 @@
 /**
- * The upload path's hashing on a worker thread and flushing as the bytes arrive (src/storage/
- * md5-worker.ts, DiskDriver.put): the digest and the stored bytes are those of the body, for bodies
- * larger than the worker's window and the flush interval, several at once, and a failed upload
- * leaves no temporary file.
+ * The disk driver's upload path, flushing as the bytes arrive (DiskDriver.put): the digest and the
+ * stored bytes are those of the body, for bodies larger than the flush interval, several at once,
+ * and a failed upload leaves no temporary file.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -12,7 +11,6 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { after, test } from "node:test";
 import { DiskDriver } from "../src/storage/drivers/disk.ts";
-import { Md5 } from "../src/storage/md5-worker.ts";
 
 const dirs: string[] = [];
 after(async () => {
@@ -37,19 +35,6 @@ function chunked(body: Buffer, sizes: number[]): Readable {
 }
 
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
-
-test("the worker's digest is the MD5 of the bytes, for chunks of any size and several uploads at once", async () => {
-  const bodies = [0, 1, 65536, 65537, 3_000_000].map((n, i) => bytes(n, i));
-  const digests = await Promise.all(
-    bodies.map(async (body) => {
-      const h = new Md5();
-      // Chunks up to 1 MB: more than the window of buffers at once, so update() must wait.
-      for (let at = 0; at < body.length; at += 1_000_000) await h.update(body.subarray(at, at + 1_000_000));
-      return h.digest();
-    }),
-  );
-  assert.deepEqual(digests, bodies.map(md5));
-});
 
 test("DiskDriver.put stores 20 MB (flushed twice on the way) with its size and MD5, four at once", async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), "vpb-md5-"));
