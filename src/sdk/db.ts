@@ -85,9 +85,7 @@ export async function inTransaction<T>(
   let phase: "work" | "commit" = "work";
   let broken = false;
   try {
-    const claims = JSON.stringify(
-      actor.claims ?? (actor.userId ? { sub: actor.userId, role: actor.role } : { role: actor.role }),
-    );
+    const claims = claimsOf(actor);
     // One round trip, no parameters (a simple query): the values are escaped literals (a validated UUID or
     // verified JWT claims) and fixed words. auth.uid() reads the legacy request.jwt.claim.* first: they
     // are emptied too, so a value left on the connection never stands in for the caller.
@@ -118,6 +116,54 @@ export async function inTransaction<T>(
   } finally {
     // A broken client is destroyed, not pooled, and keeps our listener for any late error.
     if (broken || lost !== undefined) client.release(true);
+    else {
+      client.removeListener("error", onError);
+      client.release();
+    }
+  }
+}
+
+/** The request.jwt.claims of an actor: its verified JWT payload, or {sub, role}. */
+export function claimsOf(actor: Actor): string {
+  return JSON.stringify(
+    actor.claims ?? (actor.userId ? { sub: actor.userId, role: actor.role } : { role: actor.role }),
+  );
+}
+
+/**
+ * Runs one statement on its own (its implicit transaction, one round trip), prepared where the
+ * runner prepares, with the errors inTransaction gives: for a statement that sets the caller's role
+ * and claims itself, such as private.storage_object_as (migration 017).
+ */
+export async function oneStatement<R extends pg.QueryResultRow>(
+  runner: Runner,
+  operation: string,
+  text: string,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
+  const prepare = await shouldPrepare(runner);
+  let client: pg.PoolClient;
+  try {
+    client = await runner.pool.connect();
+  } catch (e) {
+    throw connectionError(operation, e, "connect");
+  }
+  // As in inTransaction: a backend lost while checked out must not be an unhandled 'error' event.
+  let lost: Error | undefined;
+  const onError = (e: Error) => {
+    lost = e;
+  };
+  client.on("error", onError);
+  try {
+    return await client.query<R>(prepare ? { name: statementName(text), text, values } : { text, values });
+  } catch (e) {
+    if (lost !== undefined || isConnectionError(e)) {
+      lost ??= e as Error;
+      throw connectionError(operation, e, "work");
+    }
+    throw fromDatabaseError(operation, e);
+  } finally {
+    if (lost !== undefined) client.release(true);
     else {
       client.removeListener("error", onError);
       client.release();

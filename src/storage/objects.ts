@@ -3,7 +3,7 @@
  * statement runs in a transaction as the caller (role and claims set), so migration 005's policies
  * decide what a caller sees and changes; a row the caller may not see is simply not there.
  */
-import type { Tx } from "../sdk/db.ts";
+import { type Actor, claimsOf, oneStatement, type Runner, type Tx } from "../sdk/db.ts";
 
 export interface BucketRow {
   id: string;
@@ -59,6 +59,26 @@ export async function findObject(tx: Tx, bucket: string, name: string): Promise<
   const { rows } = await tx.query<ObjectRow>(
     `select ${OBJECT_COLUMNS} from storage.objects where bucket_id = $1 and name = $2`,
     [bucket, name],
+  );
+  return rows[0];
+}
+
+/**
+ * findObject as `actor` in one round trip (migration 017's private.storage_object_as): the function
+ * sets the role and claims for that statement only, so the same policies decide as in a transaction.
+ */
+export async function findObjectAs(
+  runner: Runner,
+  actor: Actor,
+  operation: string,
+  bucket: string,
+  name: string,
+): Promise<ObjectRow | undefined> {
+  const { rows } = await oneStatement<ObjectRow>(
+    runner,
+    operation,
+    "select * from private.storage_object_as($1, $2, $3, $4, $5)",
+    [actor.role, claimsOf(actor), Math.trunc(runner.statementTimeoutMs), bucket, name],
   );
   return rows[0];
 }

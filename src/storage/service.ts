@@ -25,7 +25,7 @@ export interface StorageServiceOptions {
   signedUrlMaxExpiresIn?: number;
 }
 
-const SERVICE: Actor = { role: "service_role", userId: undefined };
+export const SERVICE: Actor = { role: "service_role", userId: undefined };
 
 export interface UploadInput {
   bucket: string;
@@ -77,6 +77,16 @@ export class StorageService {
   /** Runs `fn` in one transaction as `actor`: the policies of storage.objects decide. */
   tx<T>(actor: Actor, operation: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
     return inTransaction(this.runner, actor, operation, fn, false);
+  }
+
+  /** The object as `actor` sees it, in one round trip (no transaction of its own). */
+  findObject(
+    actor: Actor,
+    operation: string,
+    bucket: string,
+    name: string,
+  ): Promise<objects.ObjectRow | undefined> {
+    return objects.findObjectAs(this.runner, actor, operation, bucket, name);
   }
 
   asService<T>(operation: string, fn: (tx: Tx) => Promise<T>): Promise<T> {

@@ -14,6 +14,9 @@ import {
   type StorageDriver,
 } from "./driver.ts";
 
+/** Bytes between two flushes of an upload in flight. */
+const SYNC_EVERY = 8 * 1024 * 1024;
+
 /**
  * Objects as files under one folder: `objects/{bucket}/{version}`, written to `tmp/` first, fsynced,
  * then renamed into place (a rename within one file system is atomic) and the folder fsynced, so a
@@ -35,22 +38,45 @@ export class DiskDriver implements StorageDriver {
 
   async put(key: string, body: Readable, options: PutOptions): Promise<PutResult> {
     const target = this.file(key);
-    const md5 = createHash("md5");
-    let size = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        // Counted as it streams, so a body without Content-Length is held to the limit too.
-        if (size > options.maxBytes) return done(storageErrors.entityTooLarge());
-        md5.update(chunk);
-        done(null, chunk);
-      },
-    });
     return this.viaTemp(target, async (tmp) => {
       // Opened before the bytes flow: a stream opening lazily could create the file after a refusal
       // had already failed the pipeline and removed the path, leaving a stray temporary file.
       const handle = await open(tmp, "wx", 0o600);
-      await pipeline(body, count, createWriteStream("", { fd: handle }));
+      const md5 = createHash("md5");
+      let size = 0;
+      // The file is flushed to disk as it arrives (one datasync at a time, every SYNC_EVERY bytes),
+      // so that the fsync before the rename waits for the last few megabytes only, not for all of it.
+      let flushed = 0;
+      let flushing: Promise<void> | undefined;
+      let flushError: unknown;
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          size += chunk.length;
+          // Counted as it streams, so a body without Content-Length is held to the limit too.
+          if (size > options.maxBytes) return done(storageErrors.entityTooLarge());
+          md5.update(chunk);
+          if (size - flushed >= SYNC_EVERY && flushing === undefined && flushError === undefined) {
+            flushed = size;
+            flushing = handle.datasync().then(
+              () => {
+                flushing = undefined;
+              },
+              (e: unknown) => {
+                // Kept: the kernel reports a write-back error once, so the last fsync might not see it.
+                flushError = e;
+                flushing = undefined;
+              },
+            );
+          }
+          done(null, chunk);
+        },
+      });
+      try {
+        await pipeline(body, count, createWriteStream("", { fd: handle }));
+      } finally {
+        await flushing;
+      }
+      if (flushError !== undefined) throw flushError;
       return { size, md5: md5.digest("hex") };
     });
   }

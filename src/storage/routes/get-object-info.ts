@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { storageErrors } from "../errors.ts";
-import * as objects from "../objects.ts";
 import { bucketId, objectName } from "../paths.ts";
 import type { StorageService } from "../service.ts";
 import { target } from "./params.ts";
@@ -10,9 +9,7 @@ export default function getObjectInfo(app: FastifyInstance, svc: StorageService)
   const handler = async (request: FastifyRequest) => {
     const actor = await svc.caller(request);
     const { bucket, name } = target(request);
-    const row = await svc.tx(actor, "storage info", (tx) =>
-      objects.findObject(tx, bucketId(bucket), objectName(name)),
-    );
+    const row = await svc.findObject(actor, "storage info", bucketId(bucket), objectName(name));
     if (!row) throw storageErrors.noSuchKey();
     const m = row.metadata;
     return {

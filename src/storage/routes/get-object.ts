@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { storageErrors } from "../errors.ts";
-import * as objects from "../objects.ts";
 import { bucketId, objectName } from "../paths.ts";
 import type { StorageService } from "../service.ts";
 import { target } from "./params.ts";
@@ -13,9 +12,7 @@ export default function getObject(app: FastifyInstance, svc: StorageService) {
   const handler = (withBody: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     const actor = await svc.caller(request);
     const { bucket, name } = target(request);
-    const row = await svc.tx(actor, "storage download", (tx) =>
-      objects.findObject(tx, bucketId(bucket), objectName(name)),
-    );
+    const row = await svc.findObject(actor, "storage download", bucketId(bucket), objectName(name));
     if (!row) throw storageErrors.noSuchKey();
     return svc.send(request, reply, row, withBody);
   };

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { verifyUrlToken } from "../auth.ts";
 import { storageErrors } from "../errors.ts";
-import * as objects from "../objects.ts";
 import { bucketId, objectName } from "../paths.ts";
-import type { StorageService } from "../service.ts";
+import { SERVICE, type StorageService } from "../service.ts";
 import { target } from "./params.ts";
 
 /**
@@ -18,7 +17,7 @@ export default function getSignedObject(app: FastifyInstance, svc: StorageServic
     const name = objectName(n);
     const token = (request.query as { token?: string }).token;
     await verifyUrlToken(token, svc.key, "download", `${bucket}/${name}`);
-    const row = await svc.asService("storage signed download", (tx) => objects.findObject(tx, bucket, name));
+    const row = await svc.findObject(SERVICE, "storage signed download", bucket, name);
     if (!row) throw storageErrors.noSuchKey();
     return svc.send(request, reply, row, withBody);
   };

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { signUrlToken } from "../auth.ts";
 import { storageErrors } from "../errors.ts";
-import * as objects from "../objects.ts";
 import { bucketId, objectName } from "../paths.ts";
 import type { StorageService } from "../service.ts";
 import { body, target } from "./params.ts";
@@ -28,7 +27,7 @@ export default function signUrl(app: FastifyInstance, svc: StorageService) {
     const bucket = bucketId(b);
     const name = objectName(n);
     const seconds = expiresIn(body(request).expiresIn, svc);
-    const row = await svc.tx(actor, "storage sign", (tx) => objects.findObject(tx, bucket, name));
+    const row = await svc.findObject(actor, "storage sign", bucket, name);
     if (!row) throw storageErrors.noSuchKey();
     const url = `${bucket}/${name}`;
     const token = await signUrlToken({ url, scope: "download" }, svc.key, seconds);
