@@ -92,6 +92,21 @@ export class DiskDriver implements StorageDriver {
     return createReadStream("", { fd: handle, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
+  async read(key: string, range: ByteRange): Promise<Buffer | undefined> {
+    const handle = await open(this.file(key), "r").catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return undefined;
+      throw e;
+    });
+    if (!handle) return undefined;
+    try {
+      const bytes = Buffer.allocUnsafe(range.end - range.start + 1);
+      const { bytesRead } = await handle.read(bytes, 0, bytes.length, range.start);
+      return bytes.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async head(key: string): Promise<{ size: number } | undefined> {
     try {
       return { size: (await stat(this.file(key))).size };

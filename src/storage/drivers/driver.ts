@@ -27,6 +27,11 @@ export interface StorageDriver {
   put(key: string, body: Readable, options: PutOptions): Promise<PutResult>;
   /** The bytes of `key` (or of one range of it); undefined when there is no such object. */
   get(key: string, range?: ByteRange): Promise<Readable | undefined>;
+  /**
+   * Optional: the bytes of a small range in one buffer, for answers of a few KB where a stream's
+   * machinery costs more than the read; undefined when there is no such object.
+   */
+  read?(key: string, range: ByteRange): Promise<Buffer | undefined>;
   head(key: string): Promise<{ size: number } | undefined>;
   /** Removes the objects; a key already gone is not an error. */
   delete(keys: readonly string[]): Promise<void>;
