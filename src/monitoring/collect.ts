@@ -24,6 +24,8 @@ export interface CollectResult {
   /** Wall time of the run, and the CPU time this process spent on it. */
   durationMs: number;
   cpuMs: number;
+  /** Wall time of the hourly rollup's upsert and retention delete, part of durationMs. */
+  rollupMs: number;
   statements: "on" | "off";
   /** Why a part was left out (statement metrics off); empty when all is collected. */
   notes: string[];
@@ -83,7 +85,9 @@ export async function collectMetrics(pool: pg.Pool, options: CollectOptions = {}
           sampledAt,
         ],
       );
+      const rollupStarted = performance.now();
       await rollUpStatements(c, rows, sampledAt);
+      const rollupMs = performance.now() - rollupStarted;
       await c.query("commit");
       const used = process.cpuUsage(cpu);
       return {
@@ -92,6 +96,7 @@ export async function collectMetrics(pool: pg.Pool, options: CollectOptions = {}
         rows: rows.length,
         durationMs: performance.now() - started,
         cpuMs: (used.user + used.system) / 1000,
+        rollupMs,
         statements: status.on ? "on" : "off",
         notes: status.on ? [] : [status.note],
       };
