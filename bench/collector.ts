@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     const wall: number[] = [];
     const nodeCpu: number[] = [];
     const serverCpu: number[] = [];
+    const rollup: number[] = [];
     let rows = 0;
     for (let i = 0; i < RUNS; i++) {
       // Something to measure between runs: reads of the app's tables, errors and API calls.
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
       const r = await collectMetrics(pool, { storageStats: null });
       serverCpu.push(cpuOf(pid) - before);
       wall.push(r.durationMs);
+      rollup.push(r.rollupMs);
       nodeCpu.push(r.cpuMs);
       rows = r.rows;
     }
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     process.stdout.write(
       `collector at scale ${SCALE}, ${RUNS} runs, ${rows} metric rows a run: wall ${median(wall).toFixed(1)} ms median ` +
-        `(max ${Math.max(...wall).toFixed(1)}), CPU a run: node ${mean(nodeCpu).toFixed(1)} ms, server backend ${mean(serverCpu).toFixed(1)} ms ` +
+        `(max ${Math.max(...wall).toFixed(1)}), of which the hourly rollup ${median(rollup).toFixed(1)} ms median (max ${Math.max(...rollup).toFixed(1)}), CPU a run: node ${mean(nodeCpu).toFixed(1)} ms, server backend ${mean(serverCpu).toFixed(1)} ms ` +
         `(${(((mean(nodeCpu) + mean(serverCpu)) / 60_000) * 100).toFixed(3)}% of one core at one run a minute); ` +
         `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown"}), Node ${process.version}, ` +
         `load average ${os

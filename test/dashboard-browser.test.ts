@@ -9,7 +9,7 @@ import { chromium } from "playwright-core";
 import { serveDashboard } from "../src/dashboard/server.ts";
 import type { ApiConfig } from "../src/storage/api-config.ts";
 import { client, createDatabase, MAJOR, ROOT } from "./support/harness.ts";
-import { insertAlerts, insertCollectorMetrics, USERS } from "./support/monitoring.ts";
+import { insertAlerts, insertCollectorMetrics, rollUpCollectorRows, USERS } from "./support/monitoring.ts";
 
 /** Debian's Chromium (installed by .ci/run); playwright-core drives it, no browser download. */
 const CHROMIUM = process.env.VPB_TEST_CHROMIUM ?? "/usr/bin/chromium";
@@ -257,7 +257,8 @@ async function measureFirstPaint(
            date_trunc('minute', now()) - interval '31 minutes' - k * interval '1 minute'
       from generate_series(0, 30 * 1440) k`);
   await c.query("reset session_replication_role");
-  await c.query("vacuum analyze public.performance_metrics");
+  await rollUpCollectorRows(c);
+  await c.query("vacuum analyze public.performance_metrics, private.statement_hourly");
   const rows = await metricCount(c);
   t.diagnostic(`${rows} metric rows (30 days) loaded in ${Math.round(performance.now() - loadStart)} ms`);
   for (const hours of [6, 720]) {

@@ -52,6 +52,44 @@ select queryid, left(query, 300) as query, calls::float8, total_ms::float8,
  limit $2`;
 
 /**
+ * The hourly rollup (private.statement_hourly, migration 020) of the statement metrics: the same
+ * columns as QUERY_SERIES and TOP_QUERIES, read from 20 rows an hour instead of 120 a minute, for
+ * windows summed by the hour (the routes choose: src/dashboard/routes/params.ts). A window starts
+ * at the beginning of the hour now() - $1 falls in: its first hour is whole, where the raw rows'
+ * window cuts it (the series' first bucket holds that hour's part in the window). It holds only
+ * the collector's rows, the `user_id is null` of the raw queries.
+ */
+const ROLLUP_WINDOW = `hour >= date_bin('1 hour', now() - $1::interval, timestamptz '2000-01-01 00:00:00+00')`;
+
+/** QUERY_SERIES from the rollup; $2 (the bucket) is a whole number of hours. */
+export const QUERY_SERIES_HOURLY = `
+select extract(epoch from date_bin($2::interval, hour, timestamptz '2000-01-01 00:00:00+00'))::float8 as t,
+       sum(calls)::float8 as calls,
+       (sum(total_ms) / nullif(sum(calls), 0))::float8 as mean_ms
+  from private.statement_hourly
+ where ${ROLLUP_WINDOW}
+ group by 1
+ order by 1`;
+
+/** TOP_QUERIES from the rollup: cache hit is still the mean of the samples' ratios. */
+export const TOP_QUERIES_HOURLY = `
+with per_query as (
+  select queryid::text as queryid, max(query) as query, sum(calls) as calls, sum(total_ms) as total_ms,
+         max(max_ms) as max_ms, sum(rows) as rows,
+         sum(cache_hit_sum) / nullif(sum(cache_hit_count), 0) as cache_hit_pct
+    from private.statement_hourly
+   where ${ROLLUP_WINDOW}
+   group by queryid
+)
+select queryid, left(query, 300) as query, calls::float8, total_ms::float8,
+       (total_ms / nullif(calls, 0))::float8 as mean_ms, max_ms::float8, rows::float8,
+       cache_hit_pct::float8,
+       (100 * total_ms / nullif(sum(total_ms) over (), 0))::float8 as time_pct
+  from per_query
+ order by total_ms desc, queryid
+ limit $2`;
+
+/**
  * Each user's storage bytes and quota (null: unlimited) in the latest sample of the window, largest
  * first; $2 is the limit. The latest sample only: it holds every user the collector keeps (the
  * largest and those near their quota), and reading it is one index probe and ~100 rows, where the

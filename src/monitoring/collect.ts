@@ -24,6 +24,8 @@ export interface CollectResult {
   /** Wall time of the run, and the CPU time this process spent on it. */
   durationMs: number;
   cpuMs: number;
+  /** Wall time of the hourly rollup's upsert and retention delete, part of durationMs. */
+  rollupMs: number;
   statements: "on" | "off";
   /** Why a part was left out (statement metrics off); empty when all is collected. */
   notes: string[];
@@ -83,6 +85,9 @@ export async function collectMetrics(pool: pg.Pool, options: CollectOptions = {}
           sampledAt,
         ],
       );
+      const rollupStarted = performance.now();
+      await rollUpStatements(c, rows, sampledAt);
+      const rollupMs = performance.now() - rollupStarted;
       await c.query("commit");
       const used = process.cpuUsage(cpu);
       return {
@@ -91,6 +96,7 @@ export async function collectMetrics(pool: pg.Pool, options: CollectOptions = {}
         rows: rows.length,
         durationMs: performance.now() - started,
         cpuMs: (used.user + used.system) / 1000,
+        rollupMs,
         statements: status.on ? "on" : "off",
         notes: status.on ? [] : [status.note],
       };
@@ -101,6 +107,53 @@ export async function collectMetrics(pool: pg.Pool, options: CollectOptions = {}
   } finally {
     c.release();
   }
+}
+
+/** The dashboard's hourly rollup keeps 31 days: its longest window (30 days) and a day. */
+const ROLLUP_DAYS = 31;
+
+/**
+ * Adds the sample's statement rows to private.statement_hourly (migration 020), in the run's
+ * transaction: the rollup holds exactly the sums of the metric rows stored, so the dashboard's long
+ * windows read 20 rows an hour instead of 120 a minute. Then drops the hours past the rollup's
+ * retention: a range of its primary key, a few rows an hour.
+ */
+export async function rollUpStatements(c: pg.ClientBase, rows: MetricRow[], sampledAt: Date): Promise<void> {
+  const statements = rows.filter((r) => r.metric.startsWith("db.statement.") && r.tags.queryid);
+  if (statements.length > 0)
+    await c.query(
+      `insert into private.statement_hourly as h
+         (hour, queryid, query, calls, total_ms, max_ms, rows, cache_hit_sum, cache_hit_count)
+       select date_bin('1 hour', $5::timestamptz, timestamptz '2000-01-01 00:00:00+00'), q::bigint, max(t),
+              coalesce(sum(v) filter (where m = 'db.statement.calls'), 0),
+              coalesce(sum(v) filter (where m = 'db.statement.total_time'), 0),
+              max(v) filter (where m = 'db.statement.max_time'),
+              coalesce(sum(v) filter (where m = 'db.statement.rows'), 0),
+              coalesce(sum(v) filter (where m = 'db.statement.cache_hit'), 0),
+              count(*) filter (where m = 'db.statement.cache_hit')
+         from unnest($1::text[], $2::float8[], $3::text[], $4::text[]) as x(m, v, q, t)
+        group by q
+       on conflict (hour, queryid) do update
+         set query = greatest(h.query, excluded.query),
+             calls = h.calls + excluded.calls,
+             total_ms = h.total_ms + excluded.total_ms,
+             max_ms = greatest(h.max_ms, excluded.max_ms),
+             rows = h.rows + excluded.rows,
+             cache_hit_sum = h.cache_hit_sum + excluded.cache_hit_sum,
+             cache_hit_count = h.cache_hit_count + excluded.cache_hit_count`,
+      [
+        statements.map((r) => r.metric),
+        statements.map((r) => r.value),
+        statements.map((r) => r.tags.queryid),
+        statements.map((r) => r.tags.query ?? ""),
+        sampledAt,
+      ],
+    );
+  await c.query(
+    `delete from private.statement_hourly
+      where hour < date_bin('1 hour', $1::timestamptz, timestamptz '2000-01-01 00:00:00+00') - $2::int * interval '1 day'`,
+    [sampledAt, ROLLUP_DAYS],
+  );
 }
 
 async function sizes(c: pg.ClientBase): Promise<MetricRow[]> {

@@ -38,3 +38,16 @@ export function windowParam(query: unknown, reply: FastifyReply): Window | undef
   const bucketMinutes = Math.max(1, Math.ceil((hours * 60) / MAX_POINTS));
   return { hours, interval: `${hours} hours`, bucketMinutes, bucket: `${bucketMinutes} minutes` };
 }
+
+/** Windows longer than this read the top queries from the hourly rollup (a day of raw rows is cheap). */
+const TOP_QUERIES_RAW_HOURS = 24;
+
+/** Whether the latency/calls series reads the hourly rollup: its buckets are whole hours. */
+export function seriesFromRollup(w: Window): boolean {
+  return w.bucketMinutes % 60 === 0;
+}
+
+/** Whether the top-queries panel reads the hourly rollup (its first hour counted whole). */
+export function topQueriesFromRollup(w: Window): boolean {
+  return w.hours > TOP_QUERIES_RAW_HOURS;
+}
