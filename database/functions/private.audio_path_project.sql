@@ -4,8 +4,5 @@
 CREATE OR REPLACE FUNCTION private.audio_path_project(p_name text)
  RETURNS uuid
  LANGUAGE sql
- IMMUTABLE
- SET search_path TO ''
-AS $function$
-  select case when private.audio_path_user(p_name) is not null then split_part(p_name, '/', 2)::uuid end
-$function$;
+ IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN (private.audio_path_user(p_name) IS NOT NULL) THEN (split_part(p_name, '/'::text, 2))::uuid ELSE NULL::uuid END;

@@ -4,9 +4,5 @@
 CREATE OR REPLACE FUNCTION private.audio_path_user(p_name text)
  RETURNS uuid
  LANGUAGE sql
- IMMUTABLE
- SET search_path TO ''
-AS $function$
-  select case when p_name ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/[0-9]{10,16}_[^/]{1,200}$'
-              then split_part(p_name, '/', 1)::uuid end
-$function$;
+ IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN (((length(p_name) - length(replace(p_name, '/'::text, ''::text))) = 2) AND private.is_canonical_uuid(split_part(p_name, '/'::text, 1)) AND private.is_canonical_uuid(split_part(p_name, '/'::text, 2)) AND private.is_audio_file_part(split_part(p_name, '/'::text, 3))) THEN (split_part(p_name, '/'::text, 1))::uuid ELSE NULL::uuid END;
