@@ -95,7 +95,12 @@ before(async () => {
 
 test("audio_path_user and audio_path_project accept exactly the names 005's expression did", async () => {
   const names = corpus();
-  const { rows } = await c.query<{ name: string; user_id: string | null; project_id: string | null; ok: boolean }>(
+  const { rows } = await c.query<{
+    name: string;
+    user_id: string | null;
+    project_id: string | null;
+    ok: boolean;
+  }>(
     `select n as name, private.audio_path_user(n)::text as user_id, private.audio_path_project(n)::text as project_id,
             n ~ $2 as ok
        from unnest($1::text[]) n`,
