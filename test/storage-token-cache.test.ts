@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { SignJWT } from "jose";
 import { createDatabase } from "./support/harness.ts";
-import { jwt, startStorage } from "./support/storage.ts";
+import { JWT_SECRET, jwt, startStorage } from "./support/storage.ts";
 
 let svc: Awaited<ReturnType<typeof startStorage>>;
 
@@ -47,4 +47,24 @@ test("a token signed with another secret is refused, whatever was accepted befor
   const spliced = `${good.split(".").slice(0, 2).join(".")}.${forged.split(".")[2]}`;
   assert.equal((await listBuckets(spliced)).status, 400);
   assert.equal((await listBuckets(good)).status, 200);
+});
+
+test("only HS256 with the project's secret passes: not alg none, not HS512, not before its nbf", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const claims = { role: "service_role", iat: now, exp: now + 3600 };
+  const none = `${b64({ alg: "none", typ: "JWT" })}.${b64(claims)}.`;
+  assert.equal((await listBuckets(none)).status, 400);
+  const hs512 = await new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS512", typ: "JWT" })
+    .sign(new TextEncoder().encode(JWT_SECRET));
+  assert.equal((await listBuckets(hs512)).status, 400);
+  const early = await new SignJWT({ ...claims, nbf: now + 600 })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(JWT_SECRET));
+  assert.equal((await listBuckets(early)).status, 400);
+  const fine = await new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(JWT_SECRET));
+  assert.equal((await listBuckets(fine)).status, 200);
 });

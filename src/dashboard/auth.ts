@@ -1,19 +1,12 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { jwtVerify } from "jose";
-import { jwtKey } from "../storage/auth.ts";
+import { hasRole } from "../storage/auth.ts";
 
 /** The cookie the login form sets: the service key itself, HttpOnly, SameSite=Strict. */
 export const SESSION_COOKIE = "vpb_dashboard";
 
 /** True when `token` is a service_role key signed with the project's JWT secret (a user's key is not). */
-export async function isServiceKey(token: string | undefined, secret: string): Promise<boolean> {
-  if (!token) return false;
-  try {
-    const { payload } = await jwtVerify(token, jwtKey(secret), { algorithms: ["HS256"] });
-    return payload.role === "service_role";
-  } catch {
-    return false;
-  }
+export function isServiceKey(token: string | undefined, secret: string): boolean {
+  return hasRole(token, secret, "service_role");
 }
 
 /** The key a request carries: `Authorization: Bearer <key>`, else the login cookie. */
@@ -30,7 +23,7 @@ export function requestKey(request: FastifyRequest): string | undefined {
 /** A preHandler refusing (401, JSON) any request without the service key. */
 export function requireServiceKey(secret: string) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!(await isServiceKey(requestKey(request), secret))) {
+    if (!isServiceKey(requestKey(request), secret)) {
       return reply.code(401).send({
         error: "unauthorized",
         message:

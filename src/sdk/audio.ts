@@ -173,7 +173,7 @@ export function audio(runner: Runner, actor: Actor, storage?: SdkStorage) {
         }
         return `${file.bucket_id}/${file.storage_path}`;
       });
-      const token = await signUrlToken({ url, scope: "download" }, svc.key, seconds);
+      const token = signUrlToken({ url, scope: "download" }, svc.key, seconds);
       const path = url.split("/").map(encodeURIComponent).join("/");
       return `${base}/object/sign/${path}?token=${token}`;
     },

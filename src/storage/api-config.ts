@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, readFile, rename, writeFile } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
 import path from "node:path";
-import { jwtVerify } from "jose";
-import { jwtKey, signApiKey } from "./auth.ts";
+import { hasRole, signApiKey } from "./auth.ts";
 
 /** `api.json` in the data folder: what an app needs to reach the service, as supabase-js takes it. */
 export interface ApiConfig {
@@ -38,12 +37,12 @@ export async function ensureApiConfig(
     !update.rotate && typeof existing.jwtSecret === "string" && existing.jwtSecret.length >= 32
       ? existing.jwtSecret
       : randomBytes(32).toString("base64url");
-  const keyFor = async (role: "anon" | "service_role", held: unknown) =>
-    (await verifies(held, jwtSecret, role)) ? (held as string) : signApiKey(role, jwtSecret);
+  const keyFor = (role: "anon" | "service_role", held: unknown) =>
+    typeof held === "string" && hasRole(held, jwtSecret, role) ? held : signApiKey(role, jwtSecret);
   const config: ApiConfig = {
     url: url ?? (typeof existing.url === "string" ? existing.url : ""),
-    anonKey: await keyFor("anon", existing.anonKey),
-    serviceRoleKey: await keyFor("service_role", existing.serviceRoleKey),
+    anonKey: keyFor("anon", existing.anonKey),
+    serviceRoleKey: keyFor("service_role", existing.serviceRoleKey),
     jwtSecret,
   };
   const dashboardUrl = update.dashboardUrl ?? existing.dashboardUrl;
@@ -53,16 +52,6 @@ export async function ensureApiConfig(
   await chmod(temporary, 0o600);
   await rename(temporary, file);
   return config;
-}
-
-async function verifies(token: unknown, secret: string, role: string): Promise<boolean> {
-  if (typeof token !== "string") return false;
-  try {
-    const { payload } = await jwtVerify(token, jwtKey(secret), { algorithms: ["HS256"] });
-    return payload.role === role;
-  } catch {
-    return false;
-  }
 }
 
 /** What `api.json` holds now (fields unchecked), or undefined when there is none or it is damaged. */

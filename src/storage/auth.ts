@@ -1,4 +1,4 @@
-import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { createSigner, createVerifier, TokenError } from "fast-jwt";
 import { VpbError } from "../errors.ts";
 import type { Actor } from "../sdk/db.ts";
 import { storageErrors } from "./errors.ts";
@@ -6,34 +6,67 @@ import { storageErrors } from "./errors.ts";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const API_ROLES = new Set(["anon", "authenticated", "service_role"]);
 
-/** The HS256 key of a project's JWT secret (the one that signs its anon and service keys). */
-export function jwtKey(secret: string): Uint8Array {
-  return new TextEncoder().encode(secret);
-}
-
-const imported = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+const keys = new Map<string, Uint8Array>();
 
 /**
- * The key as an HMAC CryptoKey, imported once per key: given the raw bytes, jose imports them again at
- * every sign and verify, which was a good part of a signed URL's time.
+ * The HS256 key of a project's JWT secret (the one that signs its anon and service keys): one object
+ * per secret, which the caches below are keyed by.
  */
-function hmacKey(key: Uint8Array): Promise<CryptoKey> {
-  let k = imported.get(key);
-  if (k === undefined) {
-    k = crypto.subtle.importKey("raw", new Uint8Array(key), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-      "verify",
-    ]);
-    imported.set(key, k);
+export function jwtKey(secret: string): Uint8Array {
+  let key = keys.get(secret);
+  if (key === undefined) {
+    key = new TextEncoder().encode(secret);
+    keys.set(secret, key);
   }
-  return k;
+  return key;
+}
+
+interface Hs256 {
+  sign: (payload: Record<string, unknown>) => string;
+  verify: (token: string) => Record<string, unknown>;
+}
+const hs256Of = new WeakMap<Uint8Array, Hs256>();
+
+/**
+ * HS256 signing and verification with `key`, made once per key. fast-jwt computes the HMAC with
+ * node:crypto on the calling thread: WebCrypto's HMAC (what jose uses) is a job on libuv's thread
+ * pool, whose hop cost 90-500 us per signed URL here, more than the signing itself.
+ */
+function hs256(key: Uint8Array): Hs256 {
+  let h = hs256Of.get(key);
+  if (h === undefined) {
+    const secret = Buffer.from(key);
+    h = {
+      sign: createSigner({ key: secret, algorithm: "HS256" }),
+      verify: createVerifier({ key: secret, algorithms: ["HS256"], cache: false }),
+    };
+    hs256Of.set(key, h);
+  }
+  return h;
+}
+
+/** The payload of a valid HS256 token; "expired" or "invalid" (signature, form, nbf) otherwise. */
+function verifyHs256(token: string, key: Uint8Array): Record<string, unknown> | "expired" | "invalid" {
+  try {
+    return hs256(key).verify(token);
+  } catch (e) {
+    if (e instanceof TokenError && e.code === TokenError.codes.expired) return "expired";
+    return "invalid";
+  }
+}
+
+/** True when `token` is a valid HS256 JWT of `secret` whose role is `role` (api.json's keys, the dashboard's login). */
+export function hasRole(token: string | undefined, secret: string, role: string): boolean {
+  if (!token) return false;
+  const payload = verifyHs256(token, jwtKey(secret));
+  return typeof payload === "object" && payload.role === role;
 }
 
 /**
  * Callers' tokens already verified, by their exact text and key: an app sends one access token with
- * many requests, and the HMAC check through WebCrypto cost about 0.2 ms of CPU per request (most of a
- * signed URL's time besides the database). Only tokens that expire are kept, and an entry is used
- * only before its `exp` (checked at every use, as jose does) and only for the key that verified it.
+ * many requests, so its HMAC and JSON are checked once. Only tokens that expire are kept, and an
+ * entry is used only before its `exp` (checked at every use, as the verifier does) and only for the
+ * key that verified it.
  */
 const VERIFIED_MAX = 1000;
 const verified = new Map<string, { key: Uint8Array; payload: Record<string, unknown>; exp: number }>();
@@ -63,10 +96,10 @@ function remember(token: string, key: Uint8Array, payload: Record<string, unknow
  * Supabase accepts). The role must be one of the three API roles: any other (`postgres`, say) would
  * become `set role` and is refused, even when correctly signed.
  */
-export async function actorFromHeaders(
+export function actorFromHeaders(
   headers: Record<string, string | string[] | undefined>,
   key: Uint8Array,
-): Promise<Actor> {
+): Actor {
   const auth = headers.authorization;
   const bearer =
     typeof auth === "string" && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, "") : undefined;
@@ -74,13 +107,10 @@ export async function actorFromHeaders(
   if (!token) throw storageErrors.invalidJwt("No authorization: send Authorization: Bearer <jwt>");
   let payload = verifiedBefore(token, key);
   if (payload === undefined) {
-    try {
-      ({ payload } = await jwtVerify(token, await hmacKey(key), { algorithms: ["HS256"] }));
-    } catch (e) {
-      throw e instanceof joseErrors.JWTExpired
-        ? storageErrors.invalidJwt("jwt expired")
-        : storageErrors.invalidJwt();
-    }
+    const verified = verifyHs256(token, key);
+    if (verified === "expired") throw storageErrors.invalidJwt("jwt expired");
+    if (verified === "invalid") throw storageErrors.invalidJwt();
+    payload = verified;
     remember(token, key, payload);
   }
   const role = payload.role;
@@ -103,34 +133,22 @@ export interface UrlToken {
 }
 
 /** A signed-URL token: a JWT with Supabase's claims (`url` = bucket/name, `scope`, `iat`, `exp`). */
-export async function signUrlToken(
-  claims: UrlToken,
-  key: Uint8Array,
-  expiresInSeconds: number,
-): Promise<string> {
+export function signUrlToken(claims: UrlToken, key: Uint8Array, expiresInSeconds: number): string {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt(now)
-    .setExpirationTime(now + expiresInSeconds)
-    .sign(await hmacKey(key));
+  return hs256(key).sign({ ...claims, iat: now, exp: now + expiresInSeconds });
 }
 
 /** Checks a signed-URL token: signature, expiry, scope, and that it names exactly this object. */
-export async function verifyUrlToken(
+export function verifyUrlToken(
   token: string | undefined,
   key: Uint8Array,
   scope: UrlScope,
   url: string,
-): Promise<UrlToken> {
+): UrlToken {
   if (!token) throw storageErrors.invalidRequest("Missing Required Parameter token");
-  let payload: Record<string, unknown>;
-  try {
-    ({ payload } = await jwtVerify(token, await hmacKey(key), { algorithms: ["HS256"] }));
-  } catch (e) {
-    if (e instanceof joseErrors.JWTExpired) throw storageErrors.expiredToken();
-    throw storageErrors.invalidJwt();
-  }
+  const payload = verifyHs256(token, key);
+  if (payload === "expired") throw storageErrors.expiredToken();
+  if (payload === "invalid") throw storageErrors.invalidJwt();
   if (payload.scope !== scope) throw storageErrors.invalidSignature(`Token is not scoped for ${scope}`);
   if (payload.url !== url) throw storageErrors.invalidSignature();
   const owner = typeof payload.owner === "string" && UUID.test(payload.owner) ? payload.owner : undefined;
@@ -138,13 +156,9 @@ export async function verifyUrlToken(
 }
 
 /** An API key as Supabase issues them: a long-lived JWT with only a role (anon or service_role). */
-export function signApiKey(role: "anon" | "service_role", secret: string, years = 10): Promise<string> {
+export function signApiKey(role: "anon" | "service_role", secret: string, years = 10): string {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ role, iss: "vpb-db" })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt(now)
-    .setExpirationTime(now + years * 365 * 24 * 3600)
-    .sign(jwtKey(secret));
+  return hs256(jwtKey(secret)).sign({ role, iss: "vpb-db", iat: now, exp: now + years * 365 * 24 * 3600 });
 }
 
 export interface AccessTokenOptions {
@@ -162,7 +176,7 @@ export interface AccessTokenOptions {
  * "authenticated", `email`), for an app whose sign-in is its own (Auth.js, say) to hand to its
  * browser client: `createClient(url, anonKey, { accessToken: async () => token })`.
  */
-export function signAccessToken(options: AccessTokenOptions): Promise<string> {
+export async function signAccessToken(options: AccessTokenOptions): Promise<string> {
   const expiresIn = options.expiresIn ?? 3600;
   if (!UUID.test(options.userId)) {
     throw new VpbError("INVALID_INPUT", "userId is not a UUID", "Pass the id of a row of public.users.");
@@ -182,15 +196,13 @@ export function signAccessToken(options: AccessTokenOptions): Promise<string> {
     );
   }
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({
+  return hs256(jwtKey(options.jwtSecret)).sign({
     role: "authenticated",
     aud: "authenticated",
     ...(options.email ? { email: options.email } : {}),
     iss: "vpb-db",
-  })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(options.userId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + expiresIn)
-    .sign(jwtKey(options.jwtSecret));
+    sub: options.userId,
+    iat: now,
+    exp: now + expiresIn,
+  });
 }

@@ -72,7 +72,7 @@ export class StorageService {
   }
 
   async caller(request: FastifyRequest): Promise<Actor> {
-    const actor = await actorFromHeaders(request.headers, this.key);
+    const actor = actorFromHeaders(request.headers, this.key);
     if (actor.userId !== undefined) requestCaller.set(request, actor.userId);
     return actor;
   }

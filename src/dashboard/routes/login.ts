@@ -10,7 +10,7 @@ import { loginPage } from "../page-html.ts";
 export default function login(app: FastifyInstance, ctx: DashboardContext): void {
   app.post("/login", async (request, reply) => {
     const key = (request.body as { key?: unknown } | undefined)?.key;
-    if (typeof key !== "string" || !(await isServiceKey(key, ctx.jwtSecret))) {
+    if (typeof key !== "string" || !isServiceKey(key, ctx.jwtSecret)) {
       return reply.code(401).type("text/html; charset=utf-8").send(loginPage(true));
     }
     return reply

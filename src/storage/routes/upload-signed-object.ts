@@ -14,7 +14,7 @@ export default function uploadSignedObject(app: FastifyInstance, svc: StorageSer
   app.put("/object/upload/sign/:bucket/*", async (request) => {
     const { bucket, name } = target(request);
     const token = (request.query as { token?: string }).token;
-    const claims = await verifyUrlToken(token, svc.key, "upload", `${bucket}/${objectName(name)}`);
+    const claims = verifyUrlToken(token, svc.key, "upload", `${bucket}/${objectName(name)}`);
     const input = await uploadInput(request, svc, claims.upsert ? "upsert" : "insert");
     const { key } = await svc.upload({ role: "service_role", userId: claims.owner }, input);
     return { Key: key };
