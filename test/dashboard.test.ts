@@ -114,6 +114,9 @@ test("the service key opens every API, by bearer or by the login form's cookie",
   const uplot = await fetchAs("/assets/uPlot.iife.min.js");
   assert.equal(uplot.status, 200, "uPlot is served from the package");
   assert.match(await uplot.text(), /uPlot/);
+  // Browsers ask for it unbidden: an answer with nothing, not a 404 in every page's log.
+  const icon = await fetchAs("/favicon.ico");
+  assert.equal(icon.status, 204);
   const bad = await fetchAs("/api/queries/series?hours=abc", {
     authorization: `Bearer ${api.serviceRoleKey}`,
   });

@@ -48,6 +48,8 @@ test(
       "database/rollbacks/001_auth_tables.down.sql",
       "database/bootstrap/supabase-compat.sql",
       "README.md",
+      // database/README.md shows it: a page that links it must not meet a missing picture.
+      "database/images/dashboard.png",
     ]) {
       assert.ok(files.includes(needed), `the tarball lacks ${needed}`);
     }

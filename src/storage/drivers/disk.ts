@@ -14,6 +14,13 @@ import {
   type StorageDriver,
 } from "./driver.ts";
 
+/**
+ * A download's read size: 256 KiB chunks take a file to the socket in a quarter of the reads,
+ * writes and event-loop turns of the 64 KiB default (a 50 MB file over loopback went about twice as
+ * fast here); that much memory per download being sent.
+ */
+const READ_CHUNK = 256 * 1024;
+
 /** Bytes between two flushes of an upload in flight. */
 const SYNC_EVERY = 8 * 1024 * 1024;
 
@@ -89,7 +96,11 @@ export class DiskDriver implements StorageDriver {
       throw e;
     });
     if (!handle) return undefined;
-    return createReadStream("", { fd: handle, ...(range ? { start: range.start, end: range.end } : {}) });
+    return createReadStream("", {
+      fd: handle,
+      highWaterMark: READ_CHUNK,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
   }
 
   async read(key: string, range: ByteRange): Promise<Buffer | undefined> {
