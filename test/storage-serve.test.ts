@@ -25,6 +25,13 @@ test("api.json is made once, mode 0600, and keeps its secret and keys on the nex
   assert.equal(JSON.parse(await readFile(path.join(dir, "api.json"), "utf8")).url, "http://127.0.0.1:2");
 });
 
+test("api.json's folder is made when missing (a new VPB_DATA_DIR beside an external DATABASE_URL), private to its owner", async () => {
+  const dir = path.join(await mkdtemp(path.join(os.tmpdir(), "vpb-api-")), "not", "yet");
+  await ensureApiConfig(dir, "http://127.0.0.1:1");
+  assert.equal((await stat(dir)).mode & 0o777, 0o700);
+  assert.equal((await stat(path.join(dir, "api.json"))).mode & 0o777, 0o600);
+});
+
 /** A port nobody listens on now (the kernel's pick, released at once). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

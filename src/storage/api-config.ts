@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
 import path from "node:path";
 import { hasRole, signApiKey } from "./auth.ts";
@@ -31,6 +31,8 @@ export async function ensureApiConfig(
   update: { dashboardUrl?: string; rotate?: boolean } = {},
 ): Promise<ApiConfig> {
   const file = path.join(dataDir, API_FILE);
+  // `storage serve` or `dashboard` beside an external DATABASE_URL may be the first to use the folder.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const existing = (await readApiConfig(dataDir)) ?? {};
   // Rotating makes a new secret: every key and user token signed with the old one stops working.
   const jwtSecret =

@@ -1,4 +1,3 @@
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { VpbError } from "../../errors.ts";
@@ -28,8 +27,6 @@ export function register(keys: Command): void {
       const held = await readApiConfig(config.dataDir);
       const url =
         typeof held?.url === "string" && held.url ? held.url : `http://127.0.0.1:${config.storagePort}`;
-      // With DATABASE_URL (no embedded server) the data folder may not exist yet: it holds this file only.
-      await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
       const api = await ensureApiConfig(config.dataDir, url, { rotate: flags.rotate === true });
       if (flags.json) {
         printText(toJson(api));
