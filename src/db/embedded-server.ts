@@ -367,7 +367,8 @@ async function openServer(
   const write = (message: unknown) => {
     const text = typeof message === "string" ? message : `${String(message)}\n`;
     attemptLog += text;
-    log.write(text);
+    // Lines after stopOwn() closed the log (a lingering backend's) are dropped, not an error.
+    if (!log.writableEnded) log.write(text);
   };
   const settings = {
     listen_addresses: "127.0.0.1",

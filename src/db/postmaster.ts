@@ -40,6 +40,7 @@ export async function spawnPostmaster(options: PostmasterOptions): Promise<Postm
     // English messages: readiness is read from the log. The data folder's lc_messages applies after.
     env: { ...process.env, LC_MESSAGES: "C" },
   });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
   await new Promise<void>((resolve, reject) => {
     let recent = "";
@@ -62,7 +63,10 @@ export async function spawnPostmaster(options: PostmasterOptions): Promise<Postm
     stop: () => {
       stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
-        await closed;
+        await exited;
+        // Its last log lines arrive until the pipe closes; a backend left by a killed postmaster may
+        // hold the pipe a moment longer: not forever.
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
       })();
       return stopping;
     },
