@@ -10,7 +10,7 @@ import { client, createDatabase } from "./support/harness.ts";
 const LEAKED = `select set_config('request.jwt.claims', '{"sub":"7d0f6b1e-1111-4222-8333-944455556666","email":"ada@example.com"}', true), set_config('role', 'authenticated', true)`;
 const CLEAN = "select id, name from public.projects where owner_id = $1 order by updated_at desc limit $2";
 
-test("migration 023 forgets stored statement texts holding claims, in every place that kept them, and keeps the rest", async () => {
+test("migration 023 forgets stored statement texts holding claims, in every place that kept them, keeps the rest, and refuses them from then on", async () => {
   const db = await createDatabase("empty");
   const opts = projectMigratorOptions(db.url);
   assert.equal((await migrateUp(opts, { to: "022" })).error, undefined);
@@ -55,6 +55,23 @@ test("migration 023 forgets stored statement texts holding claims, in every plac
   assert.deepEqual(
     hourly.rows.map((r) => r.query),
     [CLEAN],
+  );
+  // And none can be stored again.
+  await assert.rejects(
+    c.query(
+      `insert into public.performance_metrics (metric, value, unit, tags)
+       values ('db.statement.calls', 1, 'count', jsonb_build_object('queryid', '3', 'query', $1::text))`,
+      [LEAKED],
+    ),
+    (e: { code?: string }) => e.code === "23514",
+  );
+  await assert.rejects(
+    c.query(
+      `insert into private.statement_hourly (hour, queryid, query, calls, total_ms, max_ms, rows, cache_hit_sum, cache_hit_count)
+       values (date_trunc('hour', now()), 3, $1, 1, 2, 2, 1, 100, 1)`,
+      [LEAKED],
+    ),
+    (e: { code?: string }) => e.code === "23514",
   );
   if (stats) {
     const left = await c.query("select 1 from pg_stat_statements where query like '%ada@example.com%'");

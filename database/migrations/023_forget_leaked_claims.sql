@@ -6,12 +6,23 @@
 -- reset. A normalized text has $n for every constant, so a stored text that still spells
 -- request.jwt.claim in a literal is one of those: its rows are removed here, and its
 -- pg_stat_statements entries in this database reset where this role may (on Supabase, postgres may;
--- elsewhere a role without the right leaves them, with a notice saying how to reset them).
+-- elsewhere a role without the right leaves them, with a notice saying how to reset them). Then a
+-- CHECK on each table refuses such a text for good: the collector normalizes every text it stores,
+-- and a run that ever met one would fail loudly rather than keep a user's claims.
 
 delete from public.performance_metrics
  where metric like 'db.statement.%' and tags ->> 'query' like '%request.jwt.claim%';
 
 delete from private.statement_hourly where query like '%request.jwt.claim%';
+
+-- NOT VALID: checked for every row written from now on, without a scan of the existing ones under the
+-- ADD's exclusive lock (which would stop the collector's and the app's writes); the rows it would
+-- refuse were deleted above, in this transaction.
+alter table public.performance_metrics add constraint performance_metrics_statement_text_normalized
+  check (metric not like 'db.statement.%' or coalesce(tags ->> 'query', '') not like '%request.jwt.claim%')
+  not valid;
+alter table private.statement_hourly add constraint statement_hourly_query_normalized
+  check (query not like '%request.jwt.claim%') not valid;
 
 do $$
 declare

@@ -142,7 +142,15 @@ async function lockDown(client: pg.Client): Promise<void> {
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
   const log = options.onLog ?? (() => {});
   const active = options.jobs.filter((j) => j.off === undefined);
-  const boss = await openQueues(options.env, active, { supervise: true, onLog: log });
+  // Once stopped, pg-boss's connections are still closing (pg-pool's end does not wait for the server
+  // to read their goodbye): a server stopping right after may answer one with 57P01, no news by then.
+  let stopped = false;
+  const boss = await openQueues(options.env, active, {
+    supervise: true,
+    onLog: (line) => {
+      if (!stopped) log(line);
+    },
+  });
   const runner = new JobRunner(options.env, log);
   if (options.work !== false) {
     for (const j of active) {
@@ -193,6 +201,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       await boss
         .stop({ graceful: true, wait: true, timeout: 10_000 })
         .catch((e: unknown) => log(`scheduler: while stopping: ${safeMessage(e)}`));
+      stopped = true;
       await Promise.race([runner.settled(), new Promise((r) => setTimeout(r, 10_000))]);
     },
   };
