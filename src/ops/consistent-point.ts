@@ -1,13 +1,11 @@
+import os from "node:os";
 import pg from "pg";
 import { VpbError } from "../errors.ts";
-import { digestQuery, listTables, pinSession } from "./export-format.ts";
+import { listTables, pinSession } from "./export-format.ts";
+import { digestTables, type TableDigest } from "./table-digests.ts";
 import { archiveCurrentWal } from "./wal-archive.ts";
 
-/** A table's row count and content digest (export-format.ts's digestQuery: one source for both). */
-export interface TableDigest {
-  rows: number;
-  digest: string;
-}
+export type { TableDigest } from "./table-digests.ts";
 
 /**
  * A point in the WAL after a base backup's end where the app's tables are exactly as a snapshot saw
@@ -41,7 +39,8 @@ const ATTEMPTS = 20;
  * those tables, a second connection starts a REPEATABLE READ snapshot and the restore point is
  * written, so the snapshot and the WAL up to the restore point hold the same committed rows. The locks
  * are released (a write pause of milliseconds), the digests are computed in the snapshot at leisure
- * (two connections sharing it), and the segment holding the restore point is switched and archived.
+ * (one connection per core sharing it, each table split in parts) while the segment holding the
+ * restore point is switched and archived.
  */
 export async function markConsistentPoint(client: pg.Client, backupId: string): Promise<ConsistentPoint> {
   const tables = await listTables(client);
@@ -75,7 +74,7 @@ export async function markConsistentPoint(client: pg.Client, backupId: string): 
           await client.query(`lock table ${tables.map((t) => t.name).join(", ")} in share mode`);
         await reader.query("begin isolation level repeatable read, read only");
         // The snapshot is taken by the transaction's first query, while the locks are held; exported
-        // so that a second connection computes digests in it too.
+        // so that the other digest connections compute in it too.
         const { rows: snap } = await reader.query<{ id: string }>("select pg_export_snapshot() as id");
         snapshot = snap[0]?.id ?? "";
         const { rows } = await client.query<{ lsn: string; wal: string; database: string }>(
@@ -100,24 +99,22 @@ export async function markConsistentPoint(client: pg.Client, backupId: string): 
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }
     }
-    // Two connections of the one snapshot take the tables in turn: the server hashes on two cores.
-    const second = await open();
-    await second.query("begin isolation level repeatable read, read only");
-    await second.query(`set transaction snapshot '${snapshot.replaceAll("'", "''")}'`);
-    const digests: Record<string, TableDigest> = {};
-    let next = 0;
-    await Promise.all(
-      [reader, second].map(async (c) => {
-        while (next < tables.length) {
-          const t = tables[next++] as (typeof tables)[number];
-          const { rows } = await c.query<{ rows: string; digest: string }>(digestQuery(t));
-          digests[t.name] = { rows: Number(rows[0]?.rows), digest: rows[0]?.digest ?? "" };
-        }
-      }),
-    );
-    await second.query("commit");
-    await reader.query("commit");
-    if (!(await archiveCurrentWal(client))) {
+    // The restore point's segment is switched and archived while the digests run: `client` is free.
+    const archived = archiveCurrentWal(client);
+    archived.catch(() => {}); // awaited below; a digest failure first must not leave it unhandled
+    // Connections of the one snapshot, one per core (the server is on this machine: its data folder
+    // was just copied), take the tables' parts in turn (see digestTables). Their own parallel
+    // workers would only crowd the same cores.
+    const connections = Math.min(Math.max(os.availableParallelism(), 2), 8);
+    while (readers.length < connections) {
+      const c = await open();
+      await c.query("begin isolation level repeatable read, read only");
+      await c.query(`set transaction snapshot '${snapshot.replaceAll("'", "''")}'`);
+    }
+    for (const c of readers) await c.query("set local max_parallel_workers_per_gather = 0");
+    const digests = await digestTables(readers, tables);
+    for (const c of readers) await c.query("commit");
+    if (!(await archived)) {
       throw new VpbError(
         "BACKUP_ARCHIVE_STALLED",
         `The WAL segment ${point.wal} holding the backup's consistent point was not archived within a minute.`,

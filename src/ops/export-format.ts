@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import { VpbError } from "../errors.ts";
 
@@ -204,14 +205,45 @@ export function columnList(columns: readonly string[]): string {
  * row; it is a checksum against damage and mistakes, not a signature against a forger.
  */
 export function digestQuery(table: TableInfo, where = ""): string {
+  return `select rows, md5(sum0 || '/' || sum1) as digest from (${digestSumsQuery(table, table.name, where)}) sums`;
+}
+
+/**
+ * digestQuery's row count and two sums (as text) before its md5, of the rows of `from` (the table, or
+ * one of its partitions) that `where` keeps. Parts over disjoint sets of rows that together cover the
+ * table add up to the table's own (combineDigestSums gives digestQuery's result from them). Each row
+ * is built once (OFFSET 0 keeps the planner from copying its expression into both sums) and the
+ * hashes are summed as bigint, which PostgreSQL accumulates exactly (128-bit) into a numeric: the same
+ * value as a sum of numerics, for about a quarter less CPU per row.
+ */
+export function digestSumsQuery(table: TableInfo, from = table.name, where = ""): string {
   const fields = table.columns
     .map((c, i) => `"${c.replaceAll('"', '""')}"${table.hashAsText[i] ? "::text" : ""}`)
     .join(", ");
-  const row = `row(${fields})`;
   return `select count(*)::bigint::text as rows,
-                 md5(coalesce(sum(hash_record_extended(${row}, 0)::numeric), 0)::text || '/' ||
-                     coalesce(sum(hash_record_extended(${row}, 1)::numeric), 0)::text) as digest
-            from ${table.name} ${where}`;
+                 coalesce(sum(hash_record_extended(r, 0)), 0)::text as sum0,
+                 coalesce(sum(hash_record_extended(r, 1)), 0)::text as sum1
+            from (select row(${fields}) as r from ${from} ${where} offset 0) hashed`;
+}
+
+export interface DigestSums {
+  rows: string;
+  sum0: string;
+  sum1: string;
+}
+
+/** The row count and digest of a table from the sums of parts that cover it (see digestSumsQuery). */
+export function combineDigestSums(parts: readonly DigestSums[]): { rows: number; digest: string } {
+  let rows = 0n;
+  let sum0 = 0n;
+  let sum1 = 0n;
+  for (const p of parts) {
+    rows += BigInt(p.rows);
+    sum0 += BigInt(p.sum0);
+    sum1 += BigInt(p.sum1);
+  }
+  // A numeric without a fraction prints as a BigInt does, so this is the text digestQuery's md5 hashes.
+  return { rows: Number(rows), digest: createHash("md5").update(`${sum0}/${sum1}`).digest("hex") };
 }
 
 export function tableFile(table: { schema: string; table: string }, format: CopyFormat): string {
