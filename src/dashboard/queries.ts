@@ -22,6 +22,16 @@ select extract(epoch from date_bin($2::interval, occurred_at, timestamptz '2000-
  group by 1
  order by 1`;
 
+/** The top queries' answer, from a `per_query` CTE of sums per query id (raw rows or the rollup). */
+const TOP_QUERIES_SELECT = `
+select queryid, left(query, 300) as query, calls::float8, total_ms::float8,
+       (total_ms / nullif(calls, 0))::float8 as mean_ms, max_ms::float8, rows::float8,
+       cache_hit_pct::float8,
+       (100 * total_ms / nullif(sum(total_ms) over (), 0))::float8 as time_pct
+  from per_query
+ order by total_ms desc, queryid
+ limit $2`;
+
 /**
  * Supabase's Query Performance columns over the window, per statement: time consumed %, calls,
  * mean and max time, rows, cache hit (the mean of the samples' ratios). $2 is the row limit.
@@ -43,13 +53,7 @@ with per_query as (
      and tags ? 'queryid'
    group by 1
 )
-select queryid, left(query, 300) as query, calls::float8, total_ms::float8,
-       (total_ms / nullif(calls, 0))::float8 as mean_ms, max_ms::float8, rows::float8,
-       cache_hit_pct::float8,
-       (100 * total_ms / nullif(sum(total_ms) over (), 0))::float8 as time_pct
-  from per_query
- order by total_ms desc, queryid
- limit $2`;
+${TOP_QUERIES_SELECT}`;
 
 /**
  * The hourly rollup (private.statement_hourly, migration 020) of the statement metrics: the same
@@ -81,13 +85,7 @@ with per_query as (
    where ${ROLLUP_WINDOW}
    group by queryid
 )
-select queryid, left(query, 300) as query, calls::float8, total_ms::float8,
-       (total_ms / nullif(calls, 0))::float8 as mean_ms, max_ms::float8, rows::float8,
-       cache_hit_pct::float8,
-       (100 * total_ms / nullif(sum(total_ms) over (), 0))::float8 as time_pct
-  from per_query
- order by total_ms desc, queryid
- limit $2`;
+${TOP_QUERIES_SELECT}`;
 
 /**
  * Each user's storage bytes and quota (null: unlimited) in the latest sample of the window, largest
