@@ -10,7 +10,8 @@
  * Arguments: test files to run (default: every test/**.test.ts).
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { startEmbedded } from "../src/db/embedded-server.ts";
@@ -120,6 +121,20 @@ function runNodeTest(
 
 async function main(): Promise<number> {
   const files = testFiles();
+  // Every folder a test makes with mkdtemp(os.tmpdir()) lands in this run's own temporary folder,
+  // removed at the end: folders a failed test (or a forgetful one) leaves would add up run after run.
+  // Mode 1777 as /tmp itself: as root, the servers and commands some tests run as the postgres OS user
+  // make their own folders here.
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "vpb-test-run-"));
+  chmodSync(tmp, 0o1777);
+  try {
+    return await runAll(files, tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function runAll(files: string[], tmp: string): Promise<number> {
   process.stdout.write(`Node.js ${process.version}, PostgreSQL majors ${majors.join(", ")}\n`);
   let pass = 0;
   let fail = 0;
@@ -160,7 +175,11 @@ async function main(): Promise<number> {
       process.stdout.write(
         `\n=== PostgreSQL ${major}: server and migrated template ready in ${Math.round(performance.now() - started)} ms ===\n`,
       );
-      const r = await runNodeTest(files, { VPB_TEST_ADMIN_URL: server.url, VPB_TEST_MAJOR: String(major) });
+      const r = await runNodeTest(files, {
+        VPB_TEST_ADMIN_URL: server.url,
+        VPB_TEST_MAJOR: String(major),
+        TMPDIR: tmp,
+      });
       pass += r.pass;
       skipped += r.skipped;
       fail += r.fail + (r.code !== 0 && r.fail === 0 ? 1 : 0);
