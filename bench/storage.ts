@@ -6,7 +6,8 @@
  *   on the same disk (goal >= 0.5x);
  * - download of it vs a bare handler streaming the file out (goal >= 0.8x);
  * - the service's resident memory growth while 4 clients upload 50 MB at once (goal < 30 MB);
- * - signed-URL creation per second, sequentially on one keep-alive connection (goal >= 2,000/s);
+ * - signed-URL creation per second, sequentially on one keep-alive connection (goal >= 2,000/s),
+ *   beside the same statement behind a minimal node:http + pg handler: the stack's own limit;
  * - a 1 KB authenticated download vs the same request's database round trip alone (goal <= 3x).
  *
  * The service runs as `vpb-db storage serve` (the built CLI) and the bare handlers in a second
@@ -156,6 +157,27 @@ http.createServer(async (req, res) => {
 }).listen(0, "127.0.0.1", function () { console.log("bare ready: http://127.0.0.1:" + this.address().port); });
 `;
 
+// The least a signed URL can cost on this stack: node:http and pg alone, the same statement as the
+// service's (prepared, as the caller), a small JSON answer; no framework, no JWT check, no signing.
+const FLOOR = `
+const http = require("node:http"), pg = require("pg");
+const db = new pg.Client({ connectionString: process.argv[1] });
+db.connect().then(() => http.createServer((req, res) => {
+  let body = "";
+  req.on("data", (d) => (body += d));
+  req.on("end", async () => {
+    const { user, bucket, name } = JSON.parse(decodeURIComponent(req.url.slice(1)));
+    const { rows } = await db.query({
+      name: "read_as",
+      text: "select * from private.storage_object_as($1, $2, $3, $4, $5)",
+      values: ["authenticated", JSON.stringify({ sub: user, role: "authenticated" }), 15000, bucket, name],
+    });
+    res.writeHead(rows.length ? 200 : 404, { "content-type": "application/json" });
+    res.end(JSON.stringify({ signedURL: "/object/sign/" + bucket + "/" + name + "?token=" + (body ? "t" : "") }));
+  });
+}).listen(0, "127.0.0.1", function () { console.log("floor ready: http://127.0.0.1:" + this.address().port); }));
+`;
+
 async function main(): Promise<void> {
   const work = await mkdtemp(path.join(os.tmpdir(), "vpb-bench-storage-"));
   const server = await startEmbedded({ dataDir: path.join(root, ".vpb", "bench"), port: 28402 });
@@ -222,6 +244,12 @@ async function main(): Promise<void> {
     const bare = spawn(process.execPath, ["-e", BARE, bareDir], { stdio: ["ignore", "pipe", "pipe"] });
     children.push(bare);
     const bareUrl = await waitFor(bare, /bare ready: (\S+)/);
+    const floor = spawn(process.execPath, ["-e", FLOOR, dbUrl], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(floor);
+    const floorUrl = await waitFor(floor, /floor ready: (\S+)/);
 
     const body = webm(FILE_BYTES);
     const objectPath = (file: string) => `${userId}/${projectId}/${Date.now()}_${file}`;
@@ -305,8 +333,21 @@ async function main(): Promise<void> {
       if (r.status !== 200) throw new Error(`noop: ${r.status}`);
     };
     for (let i = 0; i < 200; i++) await noop();
+    const oneFloor = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const floorPath = `${floorUrl}/${encodeURIComponent(JSON.stringify({ user: userId, bucket: BUCKET, name: kept }))}`;
+    const floorSign = async () => {
+      const r = await request(floorPath, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: Buffer.from('{"expiresIn":3600}'),
+        agent: oneFloor,
+      });
+      if (r.status !== 200) throw new Error(`floor: ${r.status}`);
+    };
+    for (let i = 0; i < 200; i++) await floorSign();
     const signRates: number[] = [];
     const noopRates: number[] = [];
+    const floorRates: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const n = 2000;
       const { ms } = await timed(async () => {
@@ -317,8 +358,13 @@ async function main(): Promise<void> {
         for (let j = 0; j < n; j++) await noop();
       });
       noopRates.push((n / bareRun.ms) * 1000);
+      const floorRun = await timed(async () => {
+        for (let j = 0; j < n; j++) await floorSign();
+      });
+      floorRates.push((n / floorRun.ms) * 1000);
     }
     oneBare.destroy();
+    oneFloor.destroy();
 
     // A 1 KB download vs its database read alone (the same statement, as the same user).
     const small = objectPath("small.webm");
@@ -381,6 +427,7 @@ async function main(): Promise<void> {
     const d = { service: stat(down.service), bare: stat(down.bare) };
     const signs = stat(signRates);
     const noops = stat(noopRates);
+    const floors = stat(floorRates);
     const sm = stat(smallMs);
     const dbs = stat(dbMs);
     const pings = stat(pingMs);
@@ -404,6 +451,7 @@ async function main(): Promise<void> {
       `| resident memory growth, 4 uploads of 50 MB at once (${(concurrent.ms / 1000).toFixed(1)} s) | +${growth.toFixed(1)} MB (from ${(baseline / 2 ** 20).toFixed(0)} to ${(peak / 2 ** 20).toFixed(0)} MB) | | | < 30 MB: ${verdict(growth < 30)} |`,
       `| signed URLs created, one after another on one connection | ${signs.median.toFixed(0)}/s (${signs.min.toFixed(0)}–${signs.max.toFixed(0)}) | its database read alone: ${(1000 / dbs.median).toFixed(0)}/s | ${(signs.median / (1000 / dbs.median)).toFixed(2)}x | >= 2,000/s: ${verdict(signs.median >= 2000)} |`,
       `| for scale: the same POST answered by a bare \`node:http\` handler doing nothing, one after another on one connection | ${noops.median.toFixed(0)}/s (${noops.min.toFixed(0)}–${noops.max.toFixed(0)}) | | signed URLs at ${(signs.median / noops.median).toFixed(2)}x of it | |`,
+      `| for scale: the same statement behind a minimal \`node:http\` + \`pg\` handler (no framework, no JWT, no signing), one after another on one connection | ${floors.median.toFixed(0)}/s (${floors.min.toFixed(0)}–${floors.max.toFixed(0)}) | | signed URLs at ${(signs.median / floors.median).toFixed(2)}x of it | |`,
       `| 1 KB authenticated download vs its database read alone (one statement as the caller) | ${sm.median.toFixed(3)} ms (${sm.min.toFixed(3)}–${sm.max.toFixed(3)}) | ${dbs.median.toFixed(3)} ms (${dbs.min.toFixed(3)}–${dbs.max.toFixed(3)}) | ${smallRatio.toFixed(2)}x | <= 3x: ${verdict(smallRatio <= 3)} |`,
       `| one database round trip (\`select 1\`), for scale: the read above is one, with its policies | ${pings.median.toFixed(3)} ms (${pings.min.toFixed(3)}–${pings.max.toFixed(3)}) | | | |`,
       "",

@@ -1,10 +1,11 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { closeSync, constants, createReadStream, createWriteStream, openSync, readSync } from "node:fs";
 import { copyFile, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { storageErrors } from "../errors.ts";
+import { uploadMd5 } from "../upload-md5.ts";
 import {
   type ByteRange,
   checkKey,
@@ -49,7 +50,7 @@ export class DiskDriver implements StorageDriver {
       // Opened before the bytes flow: a stream opening lazily could create the file after a refusal
       // had already failed the pipeline and removed the path, leaving a stray temporary file.
       const handle = await open(tmp, "wx", 0o600);
-      const md5 = createHash("md5");
+      const md5 = uploadMd5();
       let size = 0;
       // The file is flushed to disk as it arrives (one datasync at a time, every SYNC_EVERY bytes),
       // so that the fsync before the rename waits for the last few megabytes only, not for all of it.
@@ -61,7 +62,7 @@ export class DiskDriver implements StorageDriver {
           size += chunk.length;
           // Counted as it streams, so a body without Content-Length is held to the limit too.
           if (size > options.maxBytes) return done(storageErrors.entityTooLarge());
-          md5.update(chunk);
+          const hashing = md5.update(chunk);
           if (size - flushed >= SYNC_EVERY && flushing === undefined && flushError === undefined) {
             flushed = size;
             flushing = handle.datasync().then(
@@ -75,16 +76,23 @@ export class DiskDriver implements StorageDriver {
               },
             );
           }
-          done(null, chunk);
+          if (hashing === undefined) return done(null, chunk);
+          hashing.then(() => done(null, chunk), done);
         },
       });
       try {
         await pipeline(body, count, createWriteStream("", { fd: handle }));
+      } catch (e) {
+        md5.discard();
+        throw e;
       } finally {
         await flushing;
       }
-      if (flushError !== undefined) throw flushError;
-      return { size, md5: md5.digest("hex") };
+      if (flushError !== undefined) {
+        md5.discard();
+        throw flushError;
+      }
+      return { size, md5: await md5.digest() };
     });
   }
 

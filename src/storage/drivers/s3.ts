@@ -16,6 +16,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { storageErrors } from "../errors.ts";
+import { uploadMd5 } from "../upload-md5.ts";
 import {
   type ByteRange,
   checkKey,
@@ -79,7 +80,7 @@ export class S3Driver implements StorageDriver {
 
   async put(key: string, body: Readable, options: PutOptions): Promise<PutResult> {
     const Key = this.objectKey(key);
-    const md5 = createHash("md5");
+    const md5 = uploadMd5();
     let size = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -108,7 +109,8 @@ export class S3Driver implements StorageDriver {
         size += chunk.length;
         // Counted as it streams, so a body without Content-Length is held to the limit too.
         if (size > options.maxBytes) throw storageErrors.entityTooLarge();
-        md5.update(chunk);
+        const hashing = md5.update(chunk);
+        if (hashing) await hashing;
         pending.push(chunk);
         pendingBytes += chunk.length;
         if (pendingBytes < this.partSize) continue;
@@ -145,8 +147,9 @@ export class S3Driver implements StorageDriver {
           }),
         );
       }
-      return { size, md5: md5.digest("hex") };
+      return { size, md5: await md5.digest() };
     } catch (e) {
+      md5.discard();
       // Settled first: a part still in flight would otherwise land after the abort.
       await sending.catch(() => {});
       // Best effort: an upload left here is invisible and the sweep aborts it once stale.
