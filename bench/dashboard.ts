@@ -9,17 +9,17 @@
  * The seeded database is kept in .vpb/bench-dashboard and reused. BENCH_TRACE=<file.json> also
  * writes Chromium's performance trace of one load (open it in DevTools' Performance panel).
  */
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { serveDashboard } from "../src/dashboard/server.ts";
 import { startEmbedded } from "../src/db/embedded-server.ts";
 import { stopOnSignal } from "../src/db/shutdown.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import type { ApiConfig } from "../src/storage/api-config.ts";
+import { launchChromium } from "../test/support/chromium.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const arg = (name: string, fallback: number) => {
@@ -28,7 +28,6 @@ const arg = (name: string, fallback: number) => {
 };
 const RUNS = arg("--runs", 5);
 const DAYS = arg("--days", 30);
-const CHROMIUM = process.env.VPB_TEST_CHROMIUM ?? "/usr/bin/chromium";
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** One day of collector samples ending `daysBack` days ago, as the collector writes them. */
@@ -157,7 +156,6 @@ function stat(xs: number[]): string {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   const server = await startEmbedded({
     dataDir: path.join(root, ".vpb", "bench-dashboard"),
     port: arg("--port", 29513),
@@ -182,11 +180,7 @@ async function main(): Promise<void> {
       refreshMs: 3_600_000,
     });
     const api = JSON.parse(await readFile(path.join(dataDir, "api.json"), "utf8")) as ApiConfig;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
-    });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext({ viewport: { width: 1280, height: 1400 } });
       await context.addCookies([{ name: "vpb_dashboard", value: api.serviceRoleKey, url: dashboard.url }]);

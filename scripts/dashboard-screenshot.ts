@@ -10,7 +10,6 @@
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
-import { chromium } from "playwright-core";
 import { serveDashboard } from "../src/dashboard/server.ts";
 import { startEmbedded } from "../src/db/embedded-server.ts";
 import { stopOnSignal } from "../src/db/shutdown.ts";
@@ -20,10 +19,10 @@ import { evaluateAlerts } from "../src/monitoring/alerts.ts";
 import { collectMetrics } from "../src/monitoring/collect.ts";
 import { loadRules } from "../src/monitoring/rules.ts";
 import type { ApiConfig } from "../src/storage/api-config.ts";
+import { launchChromium } from "../test/support/chromium.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const OUT = path.join(root, "database", "images", "dashboard.png");
-const CHROMIUM = process.env.VPB_TEST_CHROMIUM ?? "/usr/bin/chromium";
 const MINUTES = 180;
 const MIB = 1024 * 1024;
 const portArg = process.argv.indexOf("--port");
@@ -128,11 +127,7 @@ async function main(): Promise<void> {
       refreshMs: 3_600_000,
     });
     const api = JSON.parse(await readFile(path.join(dataDir, "api.json"), "utf8")) as ApiConfig;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
-    });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
       await context.addCookies([{ name: "vpb_dashboard", value: api.serviceRoleKey, url: dashboard.url }]);

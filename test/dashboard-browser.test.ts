@@ -1,18 +1,16 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import type pg from "pg";
-import { chromium } from "playwright-core";
 import { serveDashboard } from "../src/dashboard/server.ts";
 import type { ApiConfig } from "../src/storage/api-config.ts";
+import { launchChromium } from "./support/chromium.ts";
 import { client, createDatabase, MAJOR, ROOT } from "./support/harness.ts";
 import { insertAlerts, insertCollectorMetrics, rollUpCollectorRows, USERS } from "./support/monitoring.ts";
 
 /** Debian's Chromium (installed by .ci/run); playwright-core drives it, no browser download. */
-const CHROMIUM = process.env.VPB_TEST_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
 
 // The browser renders the same JSON whatever the server; the APIs' SQL runs on both majors in dashboard.test.ts.
@@ -69,11 +67,6 @@ test(
   "the dashboard in Chromium draws every chart with the database's values and shows a firing alert",
   once,
   async (t) => {
-    // Missing Chromium is a failure, not a skip: CI installs it (.ci/run), and a skipped browser test proves nothing.
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`,
-    );
     const db = await createDatabase();
     const c = await client(db.url);
     await insertCollectorMetrics(c);
@@ -87,12 +80,8 @@ test(
       refreshMs: 1000,
     });
     const api = JSON.parse(await readFile(path.join(dataDir, "api.json"), "utf8")) as ApiConfig;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // As root Chromium refuses its sandbox; the page is our own, served from loopback.
-      args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
-    });
+    // Missing Chromium is a failure, not a skip: CI installs it (.ci/run), and a skipped browser test proves nothing.
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
       const outside: string[] = [];

@@ -15,15 +15,15 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { build } from "esbuild";
 import type { FastifyInstance } from "fastify";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { createRunner, type Runner } from "../src/sdk/db.ts";
 import { DiskDriver } from "../src/storage/drivers/disk.ts";
 import { createStorageServer, STORAGE_PREFIX } from "../src/storage/server.ts";
+import { CHROMIUM, launchChromium } from "./support/chromium.ts";
 import { client, createDatabase, ROOT } from "./support/harness.ts";
 import { project, user } from "./support/rows.ts";
 import { JWT_SECRET, jwt } from "./support/storage.ts";
 
-const CHROMIUM = process.env.VPB_CHROMIUM ?? "/usr/bin/chromium";
 const skip =
   existsSync(CHROMIUM) || process.env.CI ? false : `${CHROMIUM} is not installed (.ci/run installs it)`;
 const BUCKET = "audio-recordings";
@@ -165,12 +165,8 @@ before(async () => {
   pageOrigin = `http://localhost:${(pages.address() as { port: number }).port}`;
 
   if (skip) return;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // As root Chromium needs --no-sandbox; the page may play without a click, as after one.
-    args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-  });
+  // The page may play without a click, as after one.
+  browser = await launchChromium(["--autoplay-policy=no-user-gesture-required"]);
 });
 
 after(async () => {
