@@ -31,8 +31,9 @@ const root = path.resolve(import.meta.dirname, "..");
 const scaleArg = process.argv.indexOf("--scale");
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 1;
 const log = (line: string) => process.stderr.write(`${line}\n`);
-// Section 1's ratios differ by a few µs on 0.1 ms queries: with 300 runs a side their medians moved by
-// 0.05x between two runs on this 2-core machine under other load; 1,500 keeps them within about 0.02x.
+// Section 1's ratios rest on a few µs of 0.1-0.2 ms queries: 1,500 runs a side (300 before) so that a
+// stall of this 2-core machine under other load moves a median less (two runs still differ by up to
+// 0.06x there, see BENCHMARKS.md).
 const SECTION1_RUNS = 1500;
 
 interface Stat {
