@@ -32,8 +32,8 @@ const scaleArg = process.argv.indexOf("--scale");
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 1;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 // Section 1's ratios rest on a few µs of 0.1-0.2 ms queries: 1,500 runs a side (300 before) so that a
-// stall of this 2-core machine under other load moves a median less (two runs still differ by up to
-// 0.06x there, see BENCHMARKS.md).
+// stall of this 2-core machine under other load moves a median less (runs at different loads still
+// differ by up to 0.10x, see BENCHMARKS.md).
 const SECTION1_RUNS = 1500;
 
 interface Stat {
