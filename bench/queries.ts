@@ -31,6 +31,10 @@ const root = path.resolve(import.meta.dirname, "..");
 const scaleArg = process.argv.indexOf("--scale");
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 1;
 const log = (line: string) => process.stderr.write(`${line}\n`);
+// Section 1's ratios rest on a few µs of 0.1-0.2 ms queries: 1,500 runs a side (300 before) so that a
+// stall of this 2-core machine under other load moves a median less (runs at different loads still
+// differ by up to 0.10x, see BENCHMARKS.md).
+const SECTION1_RUNS = 1500;
 
 interface Stat {
   median: number;
@@ -151,14 +155,16 @@ async function main(): Promise<void> {
       `| --- ${"| --- | --- | --- ".repeat(modes.length)}|`,
     );
     // The RLS side's caller is set as the SDK sets it (claimSettings: the claims and the legacy keys
-    // auth.uid() reads first, then the role in a statement of its own); the superuser side sets nothing.
+    // auth.uid() reads first, then the role in a statement of its own). The superuser side sends the
+    // very same statements in the same round trip, only with role 'none' (it stays the superuser, whom
+    // no policy applies to): the statements before a query cost that query a few µs whatever they set
+    // (4-10 µs of a 0.13 ms query measured, see BENCHMARKS.md), so both sides must send the same ones
+    // for the ratio to compare RLS alone.
     const run = async (rls: boolean, query: pg.QueryConfig, userId: string) => {
-      if (rls) {
-        const actor = { role: "authenticated", userId } as const;
-        await c.query(
-          `begin; select ${claimSettings(actor, (v) => c.escapeLiteral(v))}; select set_config('role', 'authenticated', true)`,
-        );
-      } else await c.query("begin");
+      const actor = { role: "authenticated", userId } as const;
+      await c.query(
+        `begin; select ${claimSettings(actor, (v) => c.escapeLiteral(v))}; select set_config('role', '${rls ? "authenticated" : "none"}', true)`,
+      );
       const t = performance.now();
       const result = await c.query(query);
       const took = performance.now() - t;
@@ -178,6 +184,8 @@ async function main(): Promise<void> {
         plan: false,
       },
     ];
+    const loadAtStart = os.loadavg()[0] as number;
+    const customPlans: string[] = [];
     for (const [k, { p, name, who, plan }] of cases.entries()) {
       const values = p.params(who);
       const cells: string[] = [];
@@ -199,11 +207,11 @@ async function main(): Promise<void> {
         const su = { text: p.sql, values, ...named("su") };
         const ta: number[] = [];
         const tb: number[] = [];
-        for (let i = 0; i < 10; i++) {
+        for (let i = 0; i < 30; i++) {
           await timed(true, rls, who.userId);
           await timed(false, su, who.userId);
         }
-        for (let i = 0; i < 300; i++) {
+        for (let i = 0; i < SECTION1_RUNS; i++) {
           if (i % 2) {
             tb.push(await timed(false, su, who.userId));
             ta.push(await timed(true, rls, who.userId));
@@ -216,6 +224,16 @@ async function main(): Promise<void> {
         medians[`${mode.key}-rls`] = ra;
         medians[`${mode.key}-su`] = rb;
         cells.push(ms(ra), ms(rb), `${(ra.median / rb.median).toFixed(2)}x`);
+        if (mode.key === "prepared") {
+          // Same work on both sides: each side's statement must have run its cached generic plan, not
+          // been replanned per call (a custom plan) on one side only.
+          const { rows: kinds } = await c.query(
+            "select name, generic_plans, custom_plans from pg_prepared_statements where name = any($1)",
+            [[rls.name, su.name]],
+          );
+          for (const kind of kinds)
+            if (Number(kind.custom_plans) > 5) customPlans.push(`${name} (${kind.name})`);
+        }
       }
       lines.push(`| ${name} | ${cells.join(" | ")} |`);
       if (!plan) continue;
@@ -243,6 +261,11 @@ async function main(): Promise<void> {
     }
 
     lines.push(
+      "",
+      `${SECTION1_RUNS} runs of each side per query and mode, interleaved; load average (1 min) ${loadAtStart.toFixed(2)} at the start of this section, ${(os.loadavg()[0] as number).toFixed(2)} at its end. ` +
+        (customPlans.length === 0
+          ? "Prepared, both sides ran their cached generic plan after PostgreSQL's five custom plans (pg_prepared_statements)."
+          : `Prepared, replanned at every call (custom plans, pg_prepared_statements): ${customPlans.join(", ")}.`),
       "",
       "Prepared, a query's plan (its policies included) is made once per connection, as PostgREST does on Supabase and",
       "the SDK with `prepare: true`. Planned at every call, the policies are planned with each query too (and",
