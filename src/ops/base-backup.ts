@@ -11,7 +11,6 @@ import {
   type ManifestFile,
   RECOVERY_SETTINGS,
 } from "./backup-layout.ts";
-import { markConsistentPoint } from "./consistent-point.ts";
 import { copyHashed, mapConcurrent } from "./file-copy.ts";
 import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 
@@ -136,8 +135,7 @@ export async function writeAtomically(file: string, text: string): Promise<void>
  * Takes a base backup with the non-exclusive low-level API: pg_backup_start and pg_backup_stop on the
  * one connection `client`, kept open across the copy (closing it would abort the backup), every file
  * hashed while copied, and pg_backup_stop waiting until the WAL up to the stop point is archived.
- * Then a consistent point is marked after it (see markConsistentPoint): a named restore point and
- * every app table's digest as of it, which `backup verify` compares.
+ * Nothing more runs on the server: the tables' digests are `backup verify`'s, at a point it marks.
  *
  * Nothing half-done passes for a backup: the copy goes to `base/<id>.partial/`, every file is flushed
  * to disk (before the manifest), the manifest is written last (atomically), and only then is the folder renamed to
@@ -242,8 +240,7 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
     });
     const files = copied.filter((f): f is ManifestFile => f !== undefined);
     counter.end();
-    // The small files are flushed while the server ends the backup and marks the consistent point
-    // after it (what `backup verify` recovers to and compares, table by table): disk and server overlap.
+    // The small files are flushed while the server ends the backup and archives its WAL.
     const smallFlushed = flushToDisk(
       partial,
       files.filter((f) => f.size < FLUSH_AT_ONCE).map((f) => f.path),
@@ -257,12 +254,6 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
     const stoppedAt = new Date();
     const stop = rows[0];
     if (!stop) throw new Error("pg_backup_stop returned no row");
-    const marking = performance.now();
-    const consistentPoint = await markConsistentPoint(client, id);
-    progress({
-      kind: "note",
-      text: `consistent point ${consistentPoint.name} marked, ${Object.keys(consistentPoint.tables).length} tables digested, in ${((performance.now() - marking) / 1000).toFixed(1)} s`,
-    });
     await smallFlushed;
     await fs.writeFile(path.join(partial, "backup_label"), stop.labelfile, { mode: 0o600 });
     if (stop.spcmapfile)
@@ -287,7 +278,6 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       directories,
       files,
       recoverySettings: conf[0]?.recovery ?? {},
-      consistentPoint,
     };
     await fs.rm(path.join(partial, OWNER_FILE));
     // Files (the large ones at their copy, the small ones above), then the folders that name them.

@@ -56,6 +56,18 @@ export async function hashFile(
   return { size, sha256: hash.digest("hex") };
 }
 
+/** The checksum a manifest records of every file; manifests without one are sha256's. */
+export type ChecksumAlgorithm = "sha256";
+
+/** A file's size and checksum, keyed by the algorithm as a manifest's file entry records it. */
+export async function checksumFile(
+  file: string,
+  algorithm: ChecksumAlgorithm,
+): Promise<{ size: number } & Partial<Record<ChecksumAlgorithm, string>>> {
+  const { size, sha256 } = await hashFile(file);
+  return { size, [algorithm]: sha256 };
+}
+
 /** Runs `fn` on every item, `concurrency` at a time; the results keep the items' order. */
 export async function mapConcurrent<T, R>(
   items: readonly T[],

@@ -12,14 +12,14 @@ import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 import { checkArchive } from "./wal-archive.ts";
 
 /**
- * Where recovery stops: a point in time, the end of the archived WAL, the backup's own end, or its
- * consistent point (the named restore point its manifest records, see consistent-point.ts).
+ * Where recovery stops: a point in time, the end of the archived WAL, the backup's own end, or a named
+ * restore point after it (a consistent point, see consistent-point.ts) and the segment that holds it.
  */
 export type RecoveryTarget =
   | { time: Date }
   | { latest: true }
   | { immediate: true }
-  | { consistentPoint: true };
+  | { restorePoint: { name: string; wal: string } };
 
 export interface RestoreOptions {
   backupDir: string;
@@ -187,19 +187,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
       "Restore it with the binaries of its major (pg_ctl of that version).",
     );
   }
-  const point = manifest.consistentPoint;
-  if ("consistentPoint" in target && !point) {
-    throw new VpbError(
-      "BACKUP_UNSUPPORTED",
-      `Base backup ${manifest.id} records no consistent point (it was taken by an older vpb-db).`,
-      "Take a new base backup (`vpb-db backup`).",
-    );
-  }
-  const lastWal = await checkArchive(
-    wal,
-    manifest.startWal,
-    "consistentPoint" in target && point ? point.wal : manifest.stopWal,
-  );
+  const point = "restorePoint" in target ? target.restorePoint : undefined;
+  const lastWal = await checkArchive(wal, manifest.startWal, point?.wal ?? manifest.stopWal);
   note(`restoring base backup ${manifest.id} (WAL ${manifest.startWal} to ${lastWal} archived)`);
 
   const stop = () => {
@@ -254,7 +243,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
         ? { recovery_target_time: target.time.toISOString().replace("T", " ").replace("Z", "+00") }
         : {}),
       ...("immediate" in target ? { recovery_target: "immediate" } : {}),
-      ...("consistentPoint" in target && point ? { recovery_target_name: point.name } : {}),
+      ...(point ? { recovery_target_name: point.name } : {}),
       ...options.settings,
     };
     const flags = Object.entries(settings)
@@ -298,7 +287,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
     await fs.rm(path.join(pgData, RESTORE_MARKER));
     done = true;
     note(
-      `recovered to ${"time" in target ? target.time.toISOString() : "latest" in target ? "the end of the archive" : "consistentPoint" in target ? `the backup's consistent point ${point?.name}` : "the end of the backup"} in ${(recoveryMs / 1000).toFixed(1)} s`,
+      `recovered to ${"time" in target ? target.time.toISOString() : "latest" in target ? "the end of the archive" : point ? `the restore point ${point.name}` : "the end of the backup"} in ${(recoveryMs / 1000).toFixed(1)} s`,
     );
     return { backup: manifest, pgData, port, url, copyMs, recoveryMs, stop };
   } finally {
