@@ -127,13 +127,15 @@ test("backup verify recovers the backup to a point it marks on the live database
     });
     assert.equal((await readVerification(backupDir, manifest.id))?.ok, false, "the failure is recorded");
 
-    // A backup of an older vpb-db: its manifest records digests at a point marked after its end;
-    // verify without a live connection compares with those.
-    const older = await takeBaseBackup({ client: db, pgData: source.pgData, backupDir });
+    // A backup of an older vpb-db: sha256 per file and no algorithm named in its manifest, which
+    // records digests at a point marked after its end; verify without a live connection compares those.
+    const older = await takeBaseBackup({ client: db, pgData: source.pgData, backupDir, checksum: "sha256" });
+    assert.ok(older.files.every((x) => /^[0-9a-f]{64}$/.test(x.sha256 ?? "") && x.crc32 === undefined));
     const marked = await markConsistentPoint(db, `vpb-${older.id}`);
     const point = { ...marked.point, tables: await marked.digests };
     const olderFile = path.join(backupPaths(backupDir).base, older.id, "manifest.json");
-    await writeFile(olderFile, JSON.stringify({ ...older, consistentPoint: point }));
+    const { checksum: _, ...asOlder } = older;
+    await writeFile(olderFile, JSON.stringify({ ...asOlder, consistentPoint: point }));
     await waitForCommits(20);
     writing = false;
     await Promise.all(writers);

@@ -131,7 +131,8 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
       onProgress: (e) => events.push(e),
     });
     assert.ok(manifest.files.length > 100);
-    assert.ok(manifest.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256)));
+    assert.equal(manifest.checksum, "crc32", "CRC-32 per file by default");
+    assert.ok(manifest.files.every((f) => /^[0-9a-f]{8}$/.test(f.crc32 ?? "") && f.sha256 === undefined));
     assert.ok(!manifest.files.some((f) => f.path.startsWith("pg_wal/") || f.path === "postmaster.pid"));
     const last = events.filter((e) => e.kind === "bytes").at(-1);
     assert.ok(
@@ -428,6 +429,11 @@ test(
       );
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /INVALID_ARGUMENT/);
+
+      const md5 = await runCli(["backup", "--checksum", "md5"], env);
+      assert.equal(md5.code, 2);
+      assert.match(md5.stderr, /INVALID_ARGUMENT[\s\S]*--checksum must be crc32 or sha256/);
+      assert.equal(existsSync(path.join(env.VPB_BACKUP_DIR, "base")), false, "nothing was written");
 
       const backup = await runCli(["backup", "--json"], env);
       assert.equal(backup.code, 0, backup.stderr);

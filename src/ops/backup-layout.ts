@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { VpbError } from "../errors.ts";
+import type { ChecksumAlgorithm } from "./checksum.ts";
 import type { ConsistentPoint } from "./consistent-point.ts";
 
 /**
@@ -12,10 +13,12 @@ export function backupPaths(backupDir: string) {
   return { base: path.join(backupDir, "base"), wal: path.join(backupDir, "wal") };
 }
 
+/** A copied file: its checksum under the manifest's algorithm's name (`crc32`, or `sha256`). */
 export interface ManifestFile {
   path: string;
   size: number;
-  sha256: string;
+  crc32?: string;
+  sha256?: string;
 }
 
 export interface Manifest {
@@ -34,7 +37,7 @@ export interface Manifest {
   /** Folders to recreate, including those whose contents are skipped (pg_wal, pg_notify, ...). */
   directories: string[];
   /** The algorithm of every file's checksum; absent in older manifests, which are all sha256. */
-  checksum?: import("./file-copy.ts").ChecksumAlgorithm;
+  checksum?: ChecksumAlgorithm;
   files: ManifestFile[];
   /**
    * The source's settings that recovery requires at least as high (max_connections and the like:

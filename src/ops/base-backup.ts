@@ -11,7 +11,8 @@ import {
   type ManifestFile,
   RECOVERY_SETTINGS,
 } from "./backup-layout.ts";
-import { copyHashed, mapConcurrent } from "./file-copy.ts";
+import { type ChecksumAlgorithm, DEFAULT_CHECKSUM } from "./checksum.ts";
+import { copyChecksummed, mapConcurrent } from "./file-copy.ts";
 import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 
 /**
@@ -44,6 +45,8 @@ export interface BackupOptions {
   client: pg.Client;
   pgData: string;
   backupDir: string;
+  /** Every file's checksum in the manifest: CRC-32 by default, sha256 on request (see checksum.ts). */
+  checksum?: ChecksumAlgorithm;
   onProgress?: OnProgress;
 }
 
@@ -134,7 +137,7 @@ export async function writeAtomically(file: string, text: string): Promise<void>
 /**
  * Takes a base backup with the non-exclusive low-level API: pg_backup_start and pg_backup_stop on the
  * one connection `client`, kept open across the copy (closing it would abort the backup), every file
- * hashed while copied, and pg_backup_stop waiting until the WAL up to the stop point is archived.
+ * checksummed as copied, and pg_backup_stop waiting until the WAL up to the stop point is archived.
  * Nothing more runs on the server: the tables' digests are `backup verify`'s, at a point it marks.
  *
  * Nothing half-done passes for a backup: the copy goes to `base/<id>.partial/`, every file is flushed
@@ -144,6 +147,7 @@ export async function writeAtomically(file: string, text: string): Promise<void>
 export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> {
   const { client, pgData, backupDir } = options;
   const progress = options.onProgress ?? ignoreProgress;
+  const algorithm = options.checksum ?? DEFAULT_CHECKSUM;
   const { rows: conf } = await client.query<{
     mode: string;
     major: number;
@@ -230,7 +234,13 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
     const copied = await mapConcurrent(toCopy, 4, async (file): Promise<ManifestFile | undefined> => {
       try {
         const dest = path.join(partial, file.path);
-        const c = await copyHashed(path.join(pgData, file.path), dest, counter.add, file.size);
+        const c = await copyChecksummed(
+          path.join(pgData, file.path),
+          dest,
+          algorithm,
+          counter.add,
+          file.size,
+        );
         if (c.size >= FLUSH_AT_ONCE) await syncFile(dest);
         return { path: file.path, ...c };
       } catch (e) {
@@ -276,6 +286,7 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       startedAt: started.toISOString(),
       stoppedAt: stoppedAt.toISOString(),
       directories,
+      checksum: algorithm,
       files,
       recoverySettings: conf[0]?.recovery ?? {},
     };

@@ -7,7 +7,7 @@ import pg from "pg";
 import { currentProcess, type ProcessId, stillRuns } from "../db/process-identity.ts";
 import { VpbError } from "../errors.ts";
 import { backupPaths, listBackups, type Manifest, noBackup } from "./backup-layout.ts";
-import { copyHashed, mapConcurrent } from "./file-copy.ts";
+import { copyChecksummed, type FileChecksum, mapConcurrent } from "./file-copy.ts";
 import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 import { checkArchive } from "./wal-archive.ts";
 
@@ -88,7 +88,8 @@ export async function chooseBackup(
 }
 
 /**
- * Copies the base backup into `dest`, checking every file against its sha256 in the manifest, and
+ * Copies the base backup into `dest`, checking every file against its checksum in the manifest (of
+ * the algorithm it names; sha256 in manifests that name none), and
  * returns the files that differ (all of them, so one run names every damaged file).
  */
 async function copyChecked(
@@ -98,19 +99,27 @@ async function copyChecked(
   onBytes: (n: number) => void,
 ): Promise<string[]> {
   const bad: string[] = [];
+  const algorithm = manifest.checksum ?? "sha256";
   for (const dir of manifest.directories)
     await fs.mkdir(path.join(dest, dir), { recursive: true, mode: 0o700 });
   await fs.mkdir(path.join(dest, "pg_wal", "archive_status"), { recursive: true, mode: 0o700 });
   await mapConcurrent(manifest.files, 4, async (file) => {
-    let copied: { size: number; sha256: string };
+    let copied: FileChecksum;
     try {
-      copied = await copyHashed(path.join(source, file.path), path.join(dest, file.path), onBytes, file.size);
+      copied = await copyChecksummed(
+        path.join(source, file.path),
+        path.join(dest, file.path),
+        algorithm,
+        onBytes,
+        file.size,
+      );
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
       bad.push(`${file.path} (missing)`);
       return;
     }
-    if (copied.size !== file.size || copied.sha256 !== file.sha256) bad.push(file.path);
+    const want = file[algorithm];
+    if (copied.size !== file.size || want === undefined || copied[algorithm] !== want) bad.push(file.path);
   });
   bad.sort(); // copies finish in any order; the message names them in a stable one
   for (const name of ["backup_label", "tablespace_map"]) {
@@ -211,7 +220,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
     if (bad.length > 0) {
       throw new VpbError(
         "BACKUP_CORRUPT",
-        `Base backup ${manifest.id} is damaged: ${bad.length} file(s) differ from their sha256 in the manifest: ${bad.slice(0, 10).join(", ")}${bad.length > 10 ? ", …" : ""}.`,
+        `Base backup ${manifest.id} is damaged: ${bad.length} file(s) differ from their ${manifest.checksum ?? "sha256"} checksum in the manifest: ${bad.slice(0, 10).join(", ")}${bad.length > 10 ? ", …" : ""}.`,
         "Restore from an older base backup with --backup ID, and take a new backup now.",
       );
     }

@@ -73,7 +73,7 @@ export async function readVerification(backupDir: string, id: string): Promise<V
 }
 
 /**
- * Proves a base backup restorable: restores it (every file checked against its sha256, the archived
+ * Proves a base backup restorable: restores it (every file checked against its checksum, the archived
  * WAL from its start to its consistent point checked for gaps) into a scratch folder on a free port,
  * recovering to that named restore point, then checks the copy: every app table's row count and
  * digest against those the manifest recorded there, amcheck's bt_index_check on every
