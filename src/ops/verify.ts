@@ -73,10 +73,11 @@ export async function readVerification(backupDir: string, id: string): Promise<V
 }
 
 /**
- * Proves a base backup restorable: restores it (every file checked against its checksum, the archived
- * WAL from its start to its consistent point checked for gaps) into a scratch folder on a free port,
- * recovering to that named restore point, then checks the copy: every app table's row count and
- * digest against those the manifest recorded there, amcheck's bt_index_check on every
+ * Proves a base backup restorable: marks a consistent point on the live database (`options.live`),
+ * restores the backup (every file checked against its checksum, the archived WAL from its start to
+ * that point checked for gaps) into a scratch folder on a free port, recovering to that named restore
+ * point, then checks the copy: every app table's row count and digest against the live snapshot's
+ * (or, without a live connection, those an older manifest recorded), amcheck's bt_index_check on every
  * B-tree index, RLS enabled and forced on every table of the public schema, two users who own
  * projects each seeing their own and not the other's, and every storage.objects row's file present
  * with its size. Every table's rows are counted. The result (mismatches included) and the restore's
