@@ -84,7 +84,9 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
       u.port = String(port);
       return u.toString();
     };
-    const verify = () => verifyBackup({ backupDir, binDir, major: MAJOR, urlFor, storage });
+    // Compared with the live database at a point verify marks (db: reconnected after the restarts).
+    const verify = () =>
+      verifyBackup({ backupDir, binDir, major: MAJOR, urlFor, storage, live: db as pg.Client });
     const restoreInto = (folder: string, extra: Partial<Parameters<typeof restoreBackup>[0]> = {}) =>
       restoreBackup({
         backupDir,
@@ -129,7 +131,8 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
       onProgress: (e) => events.push(e),
     });
     assert.ok(manifest.files.length > 100);
-    assert.ok(manifest.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256)));
+    assert.equal(manifest.checksum, "crc32", "CRC-32 per file by default");
+    assert.ok(manifest.files.every((f) => /^[0-9a-f]{8}$/.test(f.crc32 ?? "") && f.sha256 === undefined));
     assert.ok(!manifest.files.some((f) => f.path.startsWith("pg_wal/") || f.path === "postmaster.pid"));
     const last = events.filter((e) => e.kind === "bytes").at(-1);
     assert.ok(
@@ -170,7 +173,14 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
         const result = await verify();
         assert.equal(result.backupId, manifest.id);
         assert.equal(result.ok, true);
-        assert.equal(result.tables["postgres:public.t"], 100);
+        // Recovered to verify's own point: the rows written since the backup are in the copy.
+        const { rows: live } = await (db as pg.Client).query<{ n: number }>(
+          "select count(*)::int as n from t",
+        );
+        assert.equal(result.tables["postgres:public.t"], live[0]?.n);
+        assert.equal(result.tables["postgres:public.t"], 290);
+        assert.equal(result.comparedWith, "live");
+        assert.ok(result.digestsCompared.includes("postgres:public.t"), result.digestsCompared.join(", "));
         assert.ok(result.indexesChecked > 0);
         assert.deepEqual(new Set(result.rlsUsers.postgres), new Set([a.id, b.id]));
         assert.equal(result.storageObjects, 1);
@@ -356,7 +366,14 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
       await handle.write(byte, 0, 1, 100);
       await handle.close();
       await assert.rejects(
-        verifyBackup({ backupDir, binDir, major: MAJOR, urlFor, backupId: manifest.id }),
+        verifyBackup({
+          backupDir,
+          binDir,
+          major: MAJOR,
+          urlFor,
+          backupId: manifest.id,
+          live: db as pg.Client,
+        }),
         (e) => {
           assert.ok(isVpbError(e, "BACKUP_CORRUPT"));
           assert.match(e.message, new RegExp(file.replace(/\//g, "\\/")));
@@ -369,7 +386,14 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
     await t.test("a missing WAL segment fails verify, naming the segment", async () => {
       await unlink(path.join(backupPaths(backupDir).wal, manifest.startWal));
       await assert.rejects(
-        verifyBackup({ backupDir, binDir, major: MAJOR, urlFor, backupId: manifest.id }),
+        verifyBackup({
+          backupDir,
+          binDir,
+          major: MAJOR,
+          urlFor,
+          backupId: manifest.id,
+          live: db as pg.Client,
+        }),
         (e) => {
           assert.ok(isVpbError(e, "WAL_MISSING"));
           assert.match(e.message, new RegExp(manifest.startWal));
@@ -406,6 +430,11 @@ test(
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /INVALID_ARGUMENT/);
 
+      const md5 = await runCli(["backup", "--checksum", "md5"], env);
+      assert.equal(md5.code, 2);
+      assert.match(md5.stderr, /INVALID_ARGUMENT[\s\S]*--checksum must be crc32 or sha256/);
+      assert.equal(existsSync(path.join(env.VPB_BACKUP_DIR, "base")), false, "nothing was written");
+
       const backup = await runCli(["backup", "--json"], env);
       assert.equal(backup.code, 0, backup.stderr);
       const summary = JSON.parse(backup.stdout) as { id: string; files: number; folder: string };
@@ -423,6 +452,22 @@ test(
 
       const up = await runCli(["migrate", "up"], env);
       assert.equal(up.code, 0, up.stderr);
+
+      // verify compares with the live database (the CLI opens it) at a point it marks:
+      // the backup, then the migrations' WAL replayed to it.
+      const verified = await runCli(["backup", "verify", "--json"], env);
+      assert.equal(verified.code, 0, verified.stderr);
+      const checked = JSON.parse(verified.stdout) as {
+        backupId: string;
+        comparedWith: string;
+        digestsCompared: string[];
+      };
+      assert.equal(checked.backupId, summary.id);
+      assert.equal(checked.comparedWith, "live");
+      assert.ok(
+        checked.digestsCompared.some((n) => n.endsWith(":public.projects")),
+        checked.digestsCompared.join(", "),
+      );
       const pgData = path.join(dataDir, "pg17");
       const unconfirmed = await runCli(["restore", "--replace", "--before-migration", "1"], env);
       assert.equal(unconfirmed.code, 1);

@@ -150,12 +150,15 @@ export const JOBS: readonly JobDefinition[] = [
     run: async (ctx) => {
       // Before the first base backup there is nothing to prove (and nothing is wrong).
       if ((await listBackups(ctx.config.backupDir)).length === 0) return { skipped: "no base backup yet" };
+      // Compared with the live database at a point marked now: the base backup and its WAL since.
+      const live = await connect(ctx.url, "vpb-db job backup-verify");
       const result = await verifyBackup({
         backupDir: ctx.config.backupDir,
         binDir: await embeddedBinDir(),
         major: EMBEDDED_MAJOR,
         urlFor: await restoredUrlFor(ctx.config),
-      });
+        live,
+      }).finally(() => live.end());
       return {
         backupId: result.backupId,
         restoreMs: result.restoreMs,

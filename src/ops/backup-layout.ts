@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { VpbError } from "../errors.ts";
+import type { ChecksumAlgorithm } from "./checksum.ts";
 import type { ConsistentPoint } from "./consistent-point.ts";
 
 /**
@@ -12,10 +13,12 @@ export function backupPaths(backupDir: string) {
   return { base: path.join(backupDir, "base"), wal: path.join(backupDir, "wal") };
 }
 
+/** A copied file: its checksum under the manifest's algorithm's name (`crc32`, or `sha256`). */
 export interface ManifestFile {
   path: string;
   size: number;
-  sha256: string;
+  crc32?: string;
+  sha256?: string;
 }
 
 export interface Manifest {
@@ -33,6 +36,8 @@ export interface Manifest {
   stoppedAt: string;
   /** Folders to recreate, including those whose contents are skipped (pg_wal, pg_notify, ...). */
   directories: string[];
+  /** The algorithm of every file's checksum; absent in older manifests, which are all sha256. */
+  checksum?: ChecksumAlgorithm;
   files: ManifestFile[];
   /**
    * The source's settings that recovery requires at least as high (max_connections and the like:
@@ -40,8 +45,9 @@ export interface Manifest {
    */
   recoverySettings?: Record<string, string>;
   /**
-   * A restore point after the backup's end and the app tables' digests as of it (`backup verify`
-   * compares them); absent in backups taken before it existed. `stoppedAt` stays the backup's end.
+   * A restore point after the backup's end and the app tables' digests as of it: written by the
+   * vpb-db versions whose backup marked it (`backup verify` without a live connection compares them);
+   * absent in older and newer backups (verify now marks its own point). `stoppedAt` is the backup's end.
    */
   consistentPoint?: ConsistentPoint;
 }

@@ -11,8 +11,8 @@ import {
   type ManifestFile,
   RECOVERY_SETTINGS,
 } from "./backup-layout.ts";
-import { markConsistentPoint } from "./consistent-point.ts";
-import { copyHashed, mapConcurrent } from "./file-copy.ts";
+import { type ChecksumAlgorithm, DEFAULT_CHECKSUM } from "./checksum.ts";
+import { copyChecksummed, mapConcurrent } from "./file-copy.ts";
 import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 
 /**
@@ -45,6 +45,8 @@ export interface BackupOptions {
   client: pg.Client;
   pgData: string;
   backupDir: string;
+  /** Every file's checksum in the manifest: CRC-32 by default, sha256 on request (see checksum.ts). */
+  checksum?: ChecksumAlgorithm;
   onProgress?: OnProgress;
 }
 
@@ -135,9 +137,8 @@ export async function writeAtomically(file: string, text: string): Promise<void>
 /**
  * Takes a base backup with the non-exclusive low-level API: pg_backup_start and pg_backup_stop on the
  * one connection `client`, kept open across the copy (closing it would abort the backup), every file
- * hashed while copied, and pg_backup_stop waiting until the WAL up to the stop point is archived.
- * Then a consistent point is marked after it (see markConsistentPoint): a named restore point and
- * every app table's digest as of it, which `backup verify` compares.
+ * checksummed as copied, and pg_backup_stop waiting until the WAL up to the stop point is archived.
+ * Nothing more runs on the server: the tables' digests are `backup verify`'s, at a point it marks.
  *
  * Nothing half-done passes for a backup: the copy goes to `base/<id>.partial/`, every file is flushed
  * to disk (before the manifest), the manifest is written last (atomically), and only then is the folder renamed to
@@ -146,6 +147,7 @@ export async function writeAtomically(file: string, text: string): Promise<void>
 export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> {
   const { client, pgData, backupDir } = options;
   const progress = options.onProgress ?? ignoreProgress;
+  const algorithm = options.checksum ?? DEFAULT_CHECKSUM;
   const { rows: conf } = await client.query<{
     mode: string;
     major: number;
@@ -232,7 +234,13 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
     const copied = await mapConcurrent(toCopy, 4, async (file): Promise<ManifestFile | undefined> => {
       try {
         const dest = path.join(partial, file.path);
-        const c = await copyHashed(path.join(pgData, file.path), dest, counter.add, file.size);
+        const c = await copyChecksummed(
+          path.join(pgData, file.path),
+          dest,
+          algorithm,
+          counter.add,
+          file.size,
+        );
         if (c.size >= FLUSH_AT_ONCE) await syncFile(dest);
         return { path: file.path, ...c };
       } catch (e) {
@@ -242,8 +250,7 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
     });
     const files = copied.filter((f): f is ManifestFile => f !== undefined);
     counter.end();
-    // The small files are flushed while the server ends the backup and marks the consistent point
-    // after it (what `backup verify` recovers to and compares, table by table): disk and server overlap.
+    // The small files are flushed while the server ends the backup and archives its WAL.
     const smallFlushed = flushToDisk(
       partial,
       files.filter((f) => f.size < FLUSH_AT_ONCE).map((f) => f.path),
@@ -257,12 +264,6 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
     const stoppedAt = new Date();
     const stop = rows[0];
     if (!stop) throw new Error("pg_backup_stop returned no row");
-    const marking = performance.now();
-    const consistentPoint = await markConsistentPoint(client, id);
-    progress({
-      kind: "note",
-      text: `consistent point ${consistentPoint.name} marked, ${Object.keys(consistentPoint.tables).length} tables digested, in ${((performance.now() - marking) / 1000).toFixed(1)} s`,
-    });
     await smallFlushed;
     await fs.writeFile(path.join(partial, "backup_label"), stop.labelfile, { mode: 0o600 });
     if (stop.spcmapfile)
@@ -285,9 +286,9 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       startedAt: started.toISOString(),
       stoppedAt: stoppedAt.toISOString(),
       directories,
+      checksum: algorithm,
       files,
       recoverySettings: conf[0]?.recovery ?? {},
-      consistentPoint,
     };
     await fs.rm(path.join(partial, OWNER_FILE));
     // Files (the large ones at their copy, the small ones above), then the folders that name them.

@@ -8,23 +8,35 @@ import { archiveCurrentWal } from "./wal-archive.ts";
 export type { TableDigest } from "./table-digests.ts";
 
 /**
- * A point in the WAL after a base backup's end where the app's tables are exactly as a snapshot saw
- * them: a named restore point (`recovery_target_name`), the segment holding it (archived), and every
- * table's digest in that snapshot. `backup verify` recovers to it and compares the tables.
+ * A point in the WAL where the app's tables are exactly as a snapshot saw them: a named restore point
+ * (`recovery_target_name`), the segment holding it (archived), and every table's digest in that
+ * snapshot. `backup verify` marks one on the live database, recovers the backup to it and compares.
+ * Backups of vpb-db versions before that carry one in their manifest, marked after their end.
  */
 export interface ConsistentPoint {
   name: string;
   lsn: string;
   /** The WAL segment that holds the restore point: recovery to it needs the archive up to here. */
   wal: string;
-  /** The database the digests are of (the backup's connection's). */
+  /** The database the digests are of (the marking connection's). */
   database: string;
   /** By schema-qualified table name (as the export's manifest names them). */
   tables: Record<string, TableDigest>;
 }
 
-export function restorePointName(backupId: string): string {
-  return `vpb-${backupId}`;
+/** A point marked and archived, its snapshot held open until `digests` has computed every table's. */
+export interface MarkedPoint {
+  point: Omit<ConsistentPoint, "tables">;
+  /** Every app table's digest in the point's snapshot; the snapshot's connections end with it. */
+  digests: Promise<Record<string, TableDigest>>;
+}
+
+/** The restore point's name for a verification of backup `backupId` at `at`: unique, and names both. */
+export function verifyPointName(backupId: string, at: Date): string {
+  return `vpb-verify-${backupId}-${at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}`;
 }
 
 const LOCK_NOT_AVAILABLE = "55P03";
@@ -32,19 +44,23 @@ const LOCK_TIMEOUT_MS = 500;
 const ATTEMPTS = 20;
 
 /**
- * Marks a consistent point after pg_backup_stop. A physical backup's own end is no snapshot (replay
- * ends mid-flight for every open transaction), so one is made: `client` takes SHARE locks on the app's
- * tables in one short transaction, which waits only for the writers in flight (lock_timeout, retried,
- * so new writers queue behind it for at most that long); while no transaction can hold a write on
- * those tables, a second connection starts a REPEATABLE READ snapshot and the restore point is
- * written, so the snapshot and the WAL up to the restore point hold the same committed rows. The locks
- * are released (a write pause of milliseconds), the digests are computed in the snapshot at leisure
- * (one connection per core sharing it, each table split in parts) while the segment holding the
- * restore point is switched and archived.
+ * Marks a consistent point named `name` on the server of `client`. The WAL's own positions are no
+ * snapshot (replay ends mid-flight for every open transaction), so one is made: `client` takes SHARE
+ * locks on the app's tables in one short transaction, which waits only for the writers in flight
+ * (lock_timeout, retried, so new writers queue behind it for at most that long); while no transaction
+ * can hold a write on those tables, a second connection starts a REPEATABLE READ snapshot and the
+ * restore point is written, so the snapshot and the WAL up to the restore point hold the same
+ * committed rows. The locks are released (a write pause of milliseconds); the digests start in the
+ * snapshot (`connections` connections sharing it, each table split in parts) and go on after this
+ * returns, which it does once the segment holding the restore point is switched and archived.
  */
-export async function markConsistentPoint(client: pg.Client, backupId: string): Promise<ConsistentPoint> {
+export async function markConsistentPoint(
+  client: pg.Client,
+  name: string,
+  connections = Math.min(Math.max(os.availableParallelism(), 2), 8),
+): Promise<MarkedPoint> {
   const tables = await listTables(client);
-  const name = restorePointName(backupId);
+  const readers: pg.Client[] = [];
   const open = async () => {
     const c = new pg.Client({
       host: client.host,
@@ -53,7 +69,7 @@ export async function markConsistentPoint(client: pg.Client, backupId: string): 
       ...(client.database !== undefined ? { database: client.database } : {}),
       ...(client.password !== undefined ? { password: client.password } : {}),
       ssl: client.ssl,
-      application_name: "vpb-db backup digests",
+      application_name: "vpb-db verify digests",
     });
     c.on("error", () => {});
     readers.push(c);
@@ -61,7 +77,9 @@ export async function markConsistentPoint(client: pg.Client, backupId: string): 
     await pinSession(c);
     return c;
   };
-  const readers: pg.Client[] = [];
+  const close = async () => {
+    for (const c of readers) await c.end().catch(() => {});
+  };
   try {
     const reader = await open();
     let snapshot = "";
@@ -92,37 +110,41 @@ export async function markConsistentPoint(client: pg.Client, backupId: string): 
         if (attempt >= ATTEMPTS) {
           throw new VpbError(
             "BACKUP_LOCK_TIMEOUT",
-            `The base backup could not mark its consistent point: writers held the app's tables through ${ATTEMPTS} tries of ${LOCK_TIMEOUT_MS} ms.`,
-            "Run the backup again when long write transactions are done (pg_stat_activity shows them).",
+            `backup verify could not mark its consistent point: writers held the app's tables through ${ATTEMPTS} tries of ${LOCK_TIMEOUT_MS} ms.`,
+            "Run the verification again when long write transactions are done (pg_stat_activity shows them).",
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }
     }
-    // The restore point's segment is switched and archived while the digests run: `client` is free.
-    const archived = archiveCurrentWal(client);
-    archived.catch(() => {}); // awaited below; a digest failure first must not leave it unhandled
-    // Connections of the one snapshot, one per core (the server is on this machine: its data folder
-    // was just copied), take the tables' parts in turn (see digestTables). Their own parallel
-    // workers would only crowd the same cores.
-    const connections = Math.min(Math.max(os.availableParallelism(), 2), 8);
-    while (readers.length < connections) {
+    // Connections of the one snapshot take the tables' parts in turn (see digestTables). Their own
+    // parallel workers would only crowd the same cores.
+    while (readers.length < Math.max(1, connections)) {
       const c = await open();
       await c.query("begin isolation level repeatable read, read only");
       await c.query(`set transaction snapshot '${snapshot.replaceAll("'", "''")}'`);
     }
     for (const c of readers) await c.query("set local max_parallel_workers_per_gather = 0");
-    const digests = await digestTables(readers, tables);
-    for (const c of readers) await c.query("commit");
-    if (!(await archived)) {
+    const digests = (async () => {
+      try {
+        const result = await digestTables(readers, tables);
+        for (const c of readers) await c.query("commit");
+        return result;
+      } finally {
+        await close();
+      }
+    })();
+    digests.catch(() => {}); // the caller awaits it; a failure before then must not go unhandled
+    if (!(await archiveCurrentWal(client))) {
       throw new VpbError(
         "BACKUP_ARCHIVE_STALLED",
-        `The WAL segment ${point.wal} holding the backup's consistent point was not archived within a minute.`,
-        "Check the server log for archive failures (a missing or unwritable archive folder), then run the backup again.",
+        `The WAL segment ${point.wal} holding backup verify's consistent point was not archived within a minute.`,
+        "Check the server log for archive failures (a missing or unwritable archive folder), then run the verification again.",
       );
     }
-    return { name, lsn: point.lsn, wal: point.wal, database: point.database, tables: digests };
-  } finally {
-    for (const c of readers) await c.end().catch(() => {});
+    return { point: { name, ...point }, digests };
+  } catch (e) {
+    await close();
+    throw e;
   }
 }

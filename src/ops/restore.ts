@@ -7,19 +7,19 @@ import pg from "pg";
 import { currentProcess, type ProcessId, stillRuns } from "../db/process-identity.ts";
 import { VpbError } from "../errors.ts";
 import { backupPaths, listBackups, type Manifest, noBackup } from "./backup-layout.ts";
-import { copyHashed, mapConcurrent } from "./file-copy.ts";
+import { copyChecksummed, type FileChecksum, mapConcurrent } from "./file-copy.ts";
 import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
 import { checkArchive } from "./wal-archive.ts";
 
 /**
- * Where recovery stops: a point in time, the end of the archived WAL, the backup's own end, or its
- * consistent point (the named restore point its manifest records, see consistent-point.ts).
+ * Where recovery stops: a point in time, the end of the archived WAL, the backup's own end, or a named
+ * restore point after it (a consistent point, see consistent-point.ts) and the segment that holds it.
  */
 export type RecoveryTarget =
   | { time: Date }
   | { latest: true }
   | { immediate: true }
-  | { consistentPoint: true };
+  | { restorePoint: { name: string; wal: string } };
 
 export interface RestoreOptions {
   backupDir: string;
@@ -88,7 +88,8 @@ export async function chooseBackup(
 }
 
 /**
- * Copies the base backup into `dest`, checking every file against its sha256 in the manifest, and
+ * Copies the base backup into `dest`, checking every file against its checksum in the manifest (of
+ * the algorithm it names; sha256 in manifests that name none), and
  * returns the files that differ (all of them, so one run names every damaged file).
  */
 async function copyChecked(
@@ -98,19 +99,27 @@ async function copyChecked(
   onBytes: (n: number) => void,
 ): Promise<string[]> {
   const bad: string[] = [];
+  const algorithm = manifest.checksum ?? "sha256";
   for (const dir of manifest.directories)
     await fs.mkdir(path.join(dest, dir), { recursive: true, mode: 0o700 });
   await fs.mkdir(path.join(dest, "pg_wal", "archive_status"), { recursive: true, mode: 0o700 });
   await mapConcurrent(manifest.files, 4, async (file) => {
-    let copied: { size: number; sha256: string };
+    let copied: FileChecksum;
     try {
-      copied = await copyHashed(path.join(source, file.path), path.join(dest, file.path), onBytes, file.size);
+      copied = await copyChecksummed(
+        path.join(source, file.path),
+        path.join(dest, file.path),
+        algorithm,
+        onBytes,
+        file.size,
+      );
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
       bad.push(`${file.path} (missing)`);
       return;
     }
-    if (copied.size !== file.size || copied.sha256 !== file.sha256) bad.push(file.path);
+    const want = file[algorithm];
+    if (copied.size !== file.size || want === undefined || copied[algorithm] !== want) bad.push(file.path);
   });
   bad.sort(); // copies finish in any order; the message names them in a stable one
   for (const name of ["backup_label", "tablespace_map"]) {
@@ -187,19 +196,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
       "Restore it with the binaries of its major (pg_ctl of that version).",
     );
   }
-  const point = manifest.consistentPoint;
-  if ("consistentPoint" in target && !point) {
-    throw new VpbError(
-      "BACKUP_UNSUPPORTED",
-      `Base backup ${manifest.id} records no consistent point (it was taken by an older vpb-db).`,
-      "Take a new base backup (`vpb-db backup`).",
-    );
-  }
-  const lastWal = await checkArchive(
-    wal,
-    manifest.startWal,
-    "consistentPoint" in target && point ? point.wal : manifest.stopWal,
-  );
+  const point = "restorePoint" in target ? target.restorePoint : undefined;
+  const lastWal = await checkArchive(wal, manifest.startWal, point?.wal ?? manifest.stopWal);
   note(`restoring base backup ${manifest.id} (WAL ${manifest.startWal} to ${lastWal} archived)`);
 
   const stop = () => {
@@ -222,7 +220,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
     if (bad.length > 0) {
       throw new VpbError(
         "BACKUP_CORRUPT",
-        `Base backup ${manifest.id} is damaged: ${bad.length} file(s) differ from their sha256 in the manifest: ${bad.slice(0, 10).join(", ")}${bad.length > 10 ? ", …" : ""}.`,
+        `Base backup ${manifest.id} is damaged: ${bad.length} file(s) differ from their ${manifest.checksum ?? "sha256"} checksum in the manifest: ${bad.slice(0, 10).join(", ")}${bad.length > 10 ? ", …" : ""}.`,
         "Restore from an older base backup with --backup ID, and take a new backup now.",
       );
     }
@@ -254,7 +252,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
         ? { recovery_target_time: target.time.toISOString().replace("T", " ").replace("Z", "+00") }
         : {}),
       ...("immediate" in target ? { recovery_target: "immediate" } : {}),
-      ...("consistentPoint" in target && point ? { recovery_target_name: point.name } : {}),
+      ...(point ? { recovery_target_name: point.name } : {}),
       ...options.settings,
     };
     const flags = Object.entries(settings)
@@ -298,7 +296,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoredSe
     await fs.rm(path.join(pgData, RESTORE_MARKER));
     done = true;
     note(
-      `recovered to ${"time" in target ? target.time.toISOString() : "latest" in target ? "the end of the archive" : "consistentPoint" in target ? `the backup's consistent point ${point?.name}` : "the end of the backup"} in ${(recoveryMs / 1000).toFixed(1)} s`,
+      `recovered to ${"time" in target ? target.time.toISOString() : "latest" in target ? "the end of the archive" : point ? `the restore point ${point.name}` : "the end of the backup"} in ${(recoveryMs / 1000).toFixed(1)} s`,
     );
     return { backup: manifest, pgData, port, url, copyMs, recoveryMs, stop };
   } finally {

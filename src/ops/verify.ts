@@ -1,14 +1,16 @@
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { VpbError } from "../errors.ts";
 import type { StorageDriver } from "../storage/drivers/driver.ts";
 import { backupPaths } from "./backup-layout.ts";
 import { writeAtomically } from "./base-backup.ts";
-import type { TableDigest } from "./consistent-point.ts";
-import { digestQuery, listTables, pinSession } from "./export-format.ts";
+import { markConsistentPoint, type TableDigest, verifyPointName } from "./consistent-point.ts";
+import { listTables, pinSession } from "./export-format.ts";
 import { ignoreProgress, type OnProgress } from "./progress.ts";
-import { chooseBackup, restoreBackup } from "./restore.ts";
+import { chooseBackup, type RecoveryTarget, restoreBackup } from "./restore.ts";
+import { digestTables } from "./table-digests.ts";
 import { ownerWhenRoot } from "./wal-archive.ts";
 
 export interface VerifyOptions {
@@ -19,6 +21,14 @@ export interface VerifyOptions {
   /** Which base backup; the newest by default. */
   backupId?: string;
   urlFor: (port: number) => string;
+  /**
+   * A superuser connection to the database the backup is of, on its server (archiving into this
+   * backup folder). Verify marks a new consistent point there, recovers the copy to it (the base
+   * backup and every archived segment since) and compares every table with the live database's rows
+   * at that point. Without it, a backup whose manifest records digests (taken by vpb-db before
+   * verify marked its own point) is compared with those, and any other is recovered to its end only.
+   */
+  live?: pg.Client;
   /** Where the storage objects' files live; without it the storage check is skipped. */
   storage?: StorageDriver;
   onProgress?: OnProgress;
@@ -33,10 +43,14 @@ export interface VerifyResult {
   /** Row count of every table in the restored copy, by `database:schema.table`. */
   tables: Record<string, number>;
   /**
-   * Tables whose row count and digest were compared with the backup's manifest (at its consistent
-   * point), by `database:schema.table`; empty for a backup that records none (an older vpb-db's).
+   * Tables whose row count and digest were compared, by `database:schema.table`: with the live
+   * database's at the consistent point verify marked, or with those an older backup's manifest records;
+   * empty when neither was there to compare with.
    */
   digestsCompared: string[];
+  /** What the digests were compared with, and the restore point the copy was recovered to. */
+  comparedWith?: "live" | "manifest";
+  restorePoint?: string;
   indexesChecked: number;
   /** The two users whose isolation was checked, per database; empty when no two users own projects. */
   rlsUsers: Record<string, [string, string]>;
@@ -59,10 +73,11 @@ export async function readVerification(backupDir: string, id: string): Promise<V
 }
 
 /**
- * Proves a base backup restorable: restores it (every file checked against its sha256, the archived
- * WAL from its start to its consistent point checked for gaps) into a scratch folder on a free port,
- * recovering to that named restore point, then checks the copy: every app table's row count and
- * digest against those the manifest recorded there, amcheck's bt_index_check on every
+ * Proves a base backup restorable: marks a consistent point on the live database (`options.live`),
+ * restores the backup (every file checked against its checksum, the archived WAL from its start to
+ * that point checked for gaps) into a scratch folder on a free port, recovering to that named restore
+ * point, then checks the copy: every app table's row count and digest against the live snapshot's
+ * (or, without a live connection, those an older manifest recorded), amcheck's bt_index_check on every
  * B-tree index, RLS enabled and forced on every table of the public schema, two users who own
  * projects each seeing their own and not the other's, and every storage.objects row's file present
  * with its size. Every table's rows are counted. The result (mismatches included) and the restore's
@@ -97,17 +112,49 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
   // As root the restored server runs as the archive's owner, which must be able to enter the folder.
   const owner = await ownerWhenRoot(backupPaths(options.backupDir).wal);
   if (owner) await fs.chown(scratch, owner.uid, owner.gid);
+  // The live side's digests run while the copy is restored, on half the cores; the copy's after.
+  const cores = Math.min(Math.max(os.availableParallelism(), 2), 8);
+  let expected: { database: string; tables: Promise<Record<string, TableDigest>> } | undefined;
   try {
     let restored: Awaited<ReturnType<typeof restoreBackup>>;
     try {
+      // Where to recover to and what the copy must hold there: a point marked now on the live
+      // database, or (none given) the point an older backup's manifest records, or its own end.
+      let target: RecoveryTarget = { immediate: true };
+      if (options.live) {
+        const marked = await markConsistentPoint(
+          options.live,
+          verifyPointName(chosen.id, new Date()),
+          Math.max(1, Math.floor(cores / 2)),
+        );
+        expected = { database: marked.point.database, tables: marked.digests };
+        result.comparedWith = "live";
+        result.restorePoint = marked.point.name;
+        const timeline = Number.parseInt(marked.point.wal.slice(0, 8), 16);
+        if (timeline !== chosen.timeline) {
+          throw new VpbError(
+            "VERIFY_FAILED",
+            `Backup ${chosen.id} is of timeline ${chosen.timeline}, the live server is on timeline ${timeline} since a restore replaced it: this backup cannot reach today's database.`,
+            "Take a new base backup (`vpb-db backup`) and verify that one.",
+          );
+        }
+        target = { restorePoint: marked.point };
+      } else if (chosen.consistentPoint) {
+        expected = {
+          database: chosen.consistentPoint.database,
+          tables: Promise.resolve(chosen.consistentPoint.tables),
+        };
+        result.comparedWith = "manifest";
+        result.restorePoint = chosen.consistentPoint.name;
+        target = { restorePoint: chosen.consistentPoint };
+      }
       restored = await restoreBackup({
         backupDir: options.backupDir,
         pgData,
         logFile: path.join(scratch, "postgres.log"),
         binDir: options.binDir,
         major: options.major,
-        // The consistent point, where the manifest's digests hold; an older backup's own end.
-        target: chosen.consistentPoint ? { consistentPoint: true } : { immediate: true },
+        target,
         // The copy is thrown away: durability would only slow the check.
         settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off" },
         backupId: chosen.id,
@@ -127,11 +174,20 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
       for (const { datname } of dbs) {
         const url = new URL(restored.url);
         url.pathname = `/${encodeURIComponent(datname)}`;
-        await withClient(url.toString(), async (c) => {
-          await checkDatabase(c, datname, result, options.storage);
-          if (chosen.consistentPoint?.database === datname)
-            await compareDigests(c, datname, chosen.consistentPoint.tables, result);
-        });
+        await withClient(url.toString(), (c) => checkDatabase(c, datname, result, options.storage));
+        if (expected?.database === datname) {
+          const source = result.comparedWith === "live" ? "the live database had" : "the backup recorded";
+          let want: Record<string, TableDigest>;
+          try {
+            want = await expected.tables;
+          } catch (e) {
+            result.problems.push(
+              `the live database's digests could not be computed: ${e instanceof Error ? e.message : String(e)}`,
+            );
+            continue;
+          }
+          await compareDigests(url.toString(), datname, want, source, cores, result);
+        }
       }
     } finally {
       restored.stop();
@@ -147,6 +203,8 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
     progress({ kind: "note", text: `backup ${chosen.id} passed every check` });
     return result;
   } finally {
+    // The live snapshot's connections end with its digests, whatever happened meanwhile.
+    await expected?.tables.catch(() => {});
     await fs.rm(scratch, { recursive: true, force: true });
   }
 }
@@ -200,34 +258,63 @@ async function checkDatabase(
 }
 
 /**
- * Every table the manifest has a digest of must hold, in the copy recovered to the consistent point,
- * the same row count and digest (computed by the export's SQL, in a session pinned as the backup's was).
+ * Every table in `expected` (the live database's at the point, or an older manifest's) must hold, in
+ * the copy recovered to that point, the same row count and digest, computed by the same SQL on
+ * `connections` connections pinned as the live ones were; a table only the copy has is named too.
  */
 async function compareDigests(
-  c: pg.Client,
+  url: string,
   datname: string,
   expected: Record<string, TableDigest>,
+  source: string,
+  connections: number,
   result: VerifyResult,
 ): Promise<void> {
-  await pinSession(c);
-  const present = new Map((await listTables(c)).map((t) => [t.name, t]));
-  for (const [name, want] of Object.entries(expected)) {
-    const table = present.get(name);
-    if (!table) {
-      result.problems.push(`table ${name} in database ${datname} is missing from the restored copy`);
-      continue;
+  const clients: pg.Client[] = [];
+  try {
+    for (let i = 0; i < connections; i++) {
+      const c = new pg.Client({ connectionString: url, application_name: "vpb-db backup verify" });
+      c.on("error", () => {});
+      clients.push(c);
+      await c.connect();
+      await pinSession(c);
+      await c.query("set max_parallel_workers_per_gather = 0");
     }
-    const { rows } = await c.query<{ rows: string; digest: string }>(digestQuery(table));
-    const got = { rows: Number(rows[0]?.rows), digest: rows[0]?.digest ?? "" };
-    if (got.rows !== want.rows)
-      result.problems.push(
-        `table ${name} in database ${datname} has ${got.rows} rows where the backup recorded ${want.rows}`,
+    const present = await listTables(clients[0] as pg.Client);
+    const names = new Set(present.map((t) => t.name));
+    let got: Record<string, TableDigest>;
+    try {
+      got = await digestTables(
+        clients,
+        present.filter((t) => t.name in expected),
       );
-    else if (got.digest !== want.digest)
+    } catch (e) {
       result.problems.push(
-        `table ${name} in database ${datname}: its rows' digest differs from the one the backup recorded`,
+        `the tables of database ${datname} could not be read in the restored copy: ${e instanceof Error ? e.message : String(e)}`,
       );
-    result.digestsCompared.push(`${datname}:${name}`);
+      return;
+    }
+    for (const [name, want] of Object.entries(expected)) {
+      const have = got[name];
+      if (!names.has(name) || !have) {
+        result.problems.push(`table ${name} in database ${datname} is missing from the restored copy`);
+        continue;
+      }
+      if (have.rows !== want.rows)
+        result.problems.push(
+          `table ${name} in database ${datname} has ${have.rows} rows where ${source} ${want.rows}`,
+        );
+      else if (have.digest !== want.digest)
+        result.problems.push(
+          `table ${name} in database ${datname}: its rows' digest differs from the one ${source}`,
+        );
+      result.digestsCompared.push(`${datname}:${name}`);
+    }
+    for (const name of names)
+      if (!(name in expected))
+        result.problems.push(`table ${name} in database ${datname} is in the restored copy only`);
+  } finally {
+    for (const c of clients) await c.end().catch(() => {});
   }
 }
 

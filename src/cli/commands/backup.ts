@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { connect } from "../../db/target.ts";
+import { VpbError } from "../../errors.ts";
 import { takeBaseBackup } from "../../ops/base-backup.ts";
+import { CHECKSUMS, type ChecksumAlgorithm, DEFAULT_CHECKSUM } from "../../ops/checksum.ts";
 import { loadConfig, withTarget } from "../context.ts";
 import { progressReporter } from "../progress.ts";
 
@@ -11,7 +13,19 @@ export function register(program: Command): Command {
       "take a base backup of the server's data folder (embedded, or any server whose folder this process can read) into VPB_BACKUP_DIR; the server must archive WAL (`start` does). The database only: storage files are not in it (back up the storage folder or bucket, or use `export`, which holds both)",
     )
     .option("--json", "print the backup's manifest summary as JSON")
-    .action(async (flags: { json?: boolean }) => {
+    .option(
+      "--checksum <algorithm>",
+      `every file's checksum in the manifest: ${CHECKSUMS.join(" or ")} (crc32 catches damage and is fast; sha256 also resists tampering)`,
+      DEFAULT_CHECKSUM,
+    )
+    .action(async (flags: { json?: boolean; checksum: string }) => {
+      if (!(CHECKSUMS as readonly string[]).includes(flags.checksum)) {
+        throw new VpbError(
+          "INVALID_ARGUMENT",
+          `--checksum must be ${CHECKSUMS.join(" or ")}, not ${JSON.stringify(flags.checksum)}.`,
+          `Run \`vpb-db backup --checksum ${DEFAULT_CHECKSUM}\` (the default) or --checksum sha256.`,
+        );
+      }
       const config = loadConfig();
       const started = performance.now();
       const progress = progressReporter();
@@ -26,6 +40,7 @@ export function register(program: Command): Command {
             client,
             pgData: rows[0]?.dir ?? "",
             backupDir: config.backupDir,
+            checksum: flags.checksum as ChecksumAlgorithm,
             onProgress: progress,
           });
         } finally {
