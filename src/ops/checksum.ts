@@ -18,23 +18,8 @@ export interface Checksum {
   digest(): string;
 }
 
-/** zlib.crc32 arrived in Node 20.15 and 22.2; before, a table-driven one reads older backups too. */
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-let table: Uint32Array | undefined;
-export function slowCrc32(bytes: Uint8Array, value = 0): number {
-  if (!table) {
-    table = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-  }
-  let c = ~value >>> 0;
-  for (const b of bytes) c = ((table[(c ^ b) & 0xff] as number) ^ (c >>> 8)) >>> 0;
-  return ~c >>> 0;
-}
-const crc32 = nativeCrc32 ?? slowCrc32;
+// zlib.crc32 is in every Node this package supports (20.15 and 22.2 added it; see engines).
+const { crc32 } = zlib;
 
 export function newChecksum(algorithm: ChecksumAlgorithm): Checksum {
   if (algorithm === "sha256") {
