@@ -6,9 +6,9 @@ import { Worker } from "node:worker_threads";
  * body is bigger than one batch. MD5 runs at about 700 MB/s: on the event loop it was a third of a
  * 50 MB upload's time, during which no other request moved; on a worker it runs beside the socket
  * reads and file writes. The bytes go in batches of BATCH copied into buffers handed to the worker
- * and back (a copy costs far less than the hash), and at most MAX_IN_FLIGHT of them wait for the worker: the caller
- * awaits update() beyond that, so memory stays bounded whatever the worker's pace. A body of at most
- * one batch (most uploads) is hashed here, without the worker's round trip.
+ * and back (a copy costs far less than the hash); at most MAX_IN_FLIGHT batches of an upload wait
+ * for the worker, and the caller awaits update() beyond that, so memory stays bounded whatever the
+ * worker's pace. A body of at most one batch (most uploads) is hashed here, without the round trip.
  */
 export interface UploadMd5 {
   /** Adds bytes; a promise to await before the next update when the worker is behind. */
@@ -156,8 +156,11 @@ export function uploadMd5(): UploadMd5 {
     },
     digest() {
       if (failure) return Promise.reject(failure);
-      if (id === undefined)
-        return Promise.resolve(createHash("md5").update(batch.subarray(0, filled)).digest("hex"));
+      if (id === undefined) {
+        const hex = createHash("md5").update(batch.subarray(0, filled)).digest("hex");
+        if (spare.length < SPARE_MAX) spare.push(batch.buffer);
+        return Promise.resolve(hex);
+      }
       const hex = new Promise<string>((resolve, reject) => {
         finish = { resolve, reject };
       });
