@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { closeSync, constants, createReadStream, createWriteStream, openSync, readSync } from "node:fs";
+import { closeSync, constants, createReadStream, openSync, readSync, writeSync } from "node:fs";
 import { copyFile, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { type Readable, Transform } from "node:stream";
+import { type Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { storageErrors } from "../errors.ts";
 import { uploadMd5 } from "../upload-md5.ts";
@@ -80,13 +80,29 @@ export class DiskDriver implements StorageDriver {
           hashing.then(() => done(null, chunk), done);
         },
       });
+      // Written with synchronous calls: a 64 KiB write to the page cache takes microseconds, while
+      // each asynchronous one's trip through libuv's thread pool cost more than the write (a 50 MB
+      // upload took ~80 ms longer and ~110 ms more CPU here). The datasyncs above keep the dirty
+      // data of an upload to a few megabytes, so a write rarely waits for the disk.
+      const file = new Writable({
+        highWaterMark: 1024 * 1024,
+        write(chunk: Buffer, _enc, done) {
+          try {
+            for (let at = 0; at < chunk.length; ) at += writeSync(handle.fd, chunk, at);
+            done();
+          } catch (e) {
+            done(e as Error);
+          }
+        },
+      });
       try {
-        await pipeline(body, count, createWriteStream("", { fd: handle }));
+        await pipeline(body, count, file);
       } catch (e) {
         md5.discard();
         throw e;
       } finally {
         await flushing;
+        await handle.close();
       }
       if (flushError !== undefined) {
         md5.discard();
