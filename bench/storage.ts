@@ -310,41 +310,29 @@ async function main(): Promise<void> {
     sampling = false;
     await sampler;
 
-    // Signed URLs, one after another on one keep-alive connection.
+    // Signed URLs, one after another on one keep-alive connection; the same POST to the bare server
+    // (answered without any work) and to the minimal handler, each on its own connection.
     const one = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const sign = async () => {
-      const r = await request(`${storageUrl}/object/sign/${BUCKET}/${kept}`, {
-        method: "POST",
-        headers: { ...auth, "content-type": "application/json" },
-        body: Buffer.from('{"expiresIn":3600}'),
-        agent: one,
-      });
-      if (r.status !== 200) throw new Error(`sign: ${r.status} ${r.text}`);
-    };
-    for (let i = 0; i < 200; i++) await sign();
-    // The same POST to the bare server, answered without any work, on its own keep-alive connection.
     const oneBare = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const noop = async () => {
-      const r = await request(`${bareUrl}/noop`, {
-        method: "POST",
-        headers: { ...auth, "content-type": "application/json" },
-        body: Buffer.from('{"expiresIn":3600}'),
-        agent: oneBare,
-      });
-      if (r.status !== 200) throw new Error(`noop: ${r.status}`);
-    };
-    for (let i = 0; i < 200; i++) await noop();
     const oneFloor = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const floorPath = `${floorUrl}/${encodeURIComponent(JSON.stringify({ user: userId, bucket: BUCKET, name: kept }))}`;
-    const floorSign = async () => {
-      const r = await request(floorPath, {
+    const signPost = (url: string, agent: http.Agent, label: string) => async () => {
+      const r = await request(url, {
         method: "POST",
         headers: { ...auth, "content-type": "application/json" },
         body: Buffer.from('{"expiresIn":3600}'),
-        agent: oneFloor,
+        agent,
       });
-      if (r.status !== 200) throw new Error(`floor: ${r.status}`);
+      if (r.status !== 200) throw new Error(`${label}: ${r.status} ${r.text}`);
     };
+    const sign = signPost(`${storageUrl}/object/sign/${BUCKET}/${kept}`, one, "sign");
+    const noop = signPost(`${bareUrl}/noop`, oneBare, "noop");
+    const floorSign = signPost(
+      `${floorUrl}/${encodeURIComponent(JSON.stringify({ user: userId, bucket: BUCKET, name: kept }))}`,
+      oneFloor,
+      "floor",
+    );
+    for (let i = 0; i < 200; i++) await sign();
+    for (let i = 0; i < 200; i++) await noop();
     for (let i = 0; i < 200; i++) await floorSign();
     const signRates: number[] = [];
     const noopRates: number[] = [];

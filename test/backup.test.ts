@@ -354,6 +354,10 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
       },
     );
 
+    // The damaged backup, verified against the live database as `backup verify` does.
+    const verifyThisBackup = () =>
+      verifyBackup({ backupDir, binDir, major: MAJOR, urlFor, backupId: manifest.id, live: db as pg.Client });
+
     await t.test("a flipped byte in a backed-up file fails verify, naming the file", async () => {
       const { rows: f } = await (db as pg.Client).query<{ file: string }>(
         "select pg_relation_filepath('t') as file",
@@ -365,41 +369,21 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
       byte[0] = (byte[0] ?? 0) ^ 0xff;
       await handle.write(byte, 0, 1, 100);
       await handle.close();
-      await assert.rejects(
-        verifyBackup({
-          backupDir,
-          binDir,
-          major: MAJOR,
-          urlFor,
-          backupId: manifest.id,
-          live: db as pg.Client,
-        }),
-        (e) => {
-          assert.ok(isVpbError(e, "BACKUP_CORRUPT"));
-          assert.match(e.message, new RegExp(file.replace(/\//g, "\\/")));
-          return true;
-        },
-      );
+      await assert.rejects(verifyThisBackup(), (e) => {
+        assert.ok(isVpbError(e, "BACKUP_CORRUPT"));
+        assert.match(e.message, new RegExp(file.replace(/\//g, "\\/")));
+        return true;
+      });
       assert.equal((await readVerification(backupDir, manifest.id))?.ok, false, "the failure is recorded");
     });
 
     await t.test("a missing WAL segment fails verify, naming the segment", async () => {
       await unlink(path.join(backupPaths(backupDir).wal, manifest.startWal));
-      await assert.rejects(
-        verifyBackup({
-          backupDir,
-          binDir,
-          major: MAJOR,
-          urlFor,
-          backupId: manifest.id,
-          live: db as pg.Client,
-        }),
-        (e) => {
-          assert.ok(isVpbError(e, "WAL_MISSING"));
-          assert.match(e.message, new RegExp(manifest.startWal));
-          return true;
-        },
-      );
+      await assert.rejects(verifyThisBackup(), (e) => {
+        assert.ok(isVpbError(e, "WAL_MISSING"));
+        assert.match(e.message, new RegExp(manifest.startWal));
+        return true;
+      });
     });
   } finally {
     await db?.end().catch(() => {});
