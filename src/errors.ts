@@ -39,7 +39,7 @@ export const ERROR_CODES = {
   BACKUP_CORRUPT: "a base backup file differs from its checksum",
   WAL_MISSING: "the WAL archive lacks a segment a restore needs",
   BACKUP_LOCK_TIMEOUT: "long write transactions kept backup verify from marking its consistent point",
-  BACKUP_ARCHIVE_STALLED: "the WAL holding backup verify's consistent point was not archived",
+  BACKUP_ARCHIVE_STALLED: "the WAL a backup or backup verify needs was not archived",
   RESTORE_TARGET_EXISTS: "the restore folder exists and is not empty",
   RESTORE_FAILED: "the restored server did not recover to the target",
   VERIFY_FAILED: "a restored backup failed a check",

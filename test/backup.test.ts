@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, open, readdir, rm, unlink } from "node:fs/promises";
+import { chmod, mkdtemp, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -134,6 +134,13 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
     assert.equal(manifest.checksum, "crc32", "CRC-32 per file by default");
     assert.ok(manifest.files.every((f) => /^[0-9a-f]{8}$/.test(f.crc32 ?? "") && f.sha256 === undefined));
     assert.ok(!manifest.files.some((f) => f.path.startsWith("pg_wal/") || f.path === "postmaster.pid"));
+    // Returned only once the archive holds the stop segment and the backup history file.
+    const archived = await readdir(backupPaths(backupDir).wal);
+    assert.ok(archived.includes(manifest.stopWal), `${manifest.stopWal} archived`);
+    assert.ok(
+      archived.some((n) => n.startsWith(manifest.startWal) && n.endsWith(".backup")),
+      archived.join(", "),
+    );
     const last = events.filter((e) => e.kind === "bytes").at(-1);
     assert.ok(
       last?.kind === "bytes" && last.done === last.total && last.total > 1e6,
@@ -227,6 +234,33 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
         assert.equal((await listBackups(backupDir)).at(-1)?.id, next.id);
       },
     );
+
+    await t.test("an archive that fails: the backup gives up, names it, and leaves nothing", async () => {
+      const c = db as pg.Client;
+      const before = (await listBackups(backupDir)).map((m) => m.id);
+      const wal = backupPaths(backupDir).wal;
+      await rename(wal, `${wal}.away`); // basic_archive fails while its folder is missing
+      try {
+        await assert.rejects(
+          takeBaseBackup({ client: c, pgData: (source as Source).pgData, backupDir, archiveStallMs: 1000 }),
+          (e) => isVpbError(e, "BACKUP_ARCHIVE_STALLED") && /not archived/.test((e as Error).message),
+        );
+      } finally {
+        await rename(`${wal}.away`, wal);
+        // Wakes the archiver, which waits a minute after three failures.
+        await c.query("select pg_reload_conf()");
+      }
+      assert.deepEqual(
+        (await listBackups(backupDir)).map((m) => m.id),
+        before,
+      );
+      assert.deepEqual(
+        (await readdir(backupPaths(backupDir).base)).filter((n) => n.endsWith(".partial")),
+        [],
+      );
+      // The backup's own switch left the open segment empty: what there is to archive is archived.
+      assert.ok(await archiveCurrentWal(c, 10_000), "archiving resumes once the folder is back");
+    });
 
     await t.test(
       "kill -9 of the backup process: its partial folder is never a backup and goes at the next run",

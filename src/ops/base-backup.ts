@@ -48,6 +48,8 @@ export interface BackupOptions {
   /** Every file's checksum in the manifest: CRC-32 by default, sha256 on request (see checksum.ts). */
   checksum?: ChecksumAlgorithm;
   onProgress?: OnProgress;
+  /** Give up when the archiver has stored nothing for this long while the backup's WAL waits (default 5 min). */
+  archiveStallMs?: number;
 }
 
 /**
@@ -75,6 +77,48 @@ async function syncFile(file: string): Promise<void> {
  * together at the end, where one journal commit covers many.
  */
 const FLUSH_AT_ONCE = 1 << 20;
+
+/**
+ * Waits until the archiver has stored every WAL file in `names`: the check pg_backup_stop(true) makes
+ * (XLogArchiveIsBusy on the server's archive_status files), every 10 ms instead of every second.
+ * Gives up when the archiver stores nothing for `stallMs` (a failing archive; pg_backup_stop would wait forever).
+ */
+async function waitForArchive(
+  client: pg.Client,
+  pgData: string,
+  names: string[],
+  stallMs: number,
+): Promise<void> {
+  const walDir = path.join(pgData, "pg_wal");
+  const status = path.join(walDir, "archive_status");
+  if (!existsSync(status) || names.some((n) => !n)) throw new Error(`cannot watch ${status} for ${names}`);
+  const has = (name: string, suffix: string) => existsSync(path.join(status, `${name}${suffix}`));
+  const archived = (name: string) =>
+    has(name, ".done") ||
+    (!has(name, ".ready") && (has(name, ".done") || !existsSync(path.join(walDir, name))));
+  const archivedCount = async () =>
+    (await client.query<{ n: string }>("select archived_count::text as n from pg_stat_archiver")).rows[0]?.n;
+  let count = await archivedCount();
+  let progressAt = Date.now();
+  for (let polls = 1; !names.every(archived); polls++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    if (polls % 100 !== 0) continue;
+    const now = await archivedCount();
+    if (now !== count) {
+      count = now;
+      progressAt = Date.now();
+    } else if (Date.now() - progressAt >= stallMs) {
+      const { rows } = await client.query<{ failed: string | null }>(
+        "select last_failed_wal as failed from pg_stat_archiver",
+      );
+      throw new VpbError(
+        "BACKUP_ARCHIVE_STALLED",
+        `The WAL the backup needs (${names.join(", ")}) was not archived: the archiver stored nothing for ${Math.round(stallMs / 1000)} s${rows[0]?.failed ? ` and last failed on ${rows[0].failed}` : ""}.`,
+        "Check the server log for archive failures (a missing or unwritable archive folder), then take the backup again.",
+      );
+    }
+  }
+}
 
 function isMissing(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === "ENOENT";
@@ -137,7 +181,7 @@ export async function writeAtomically(file: string, text: string): Promise<void>
 /**
  * Takes a base backup with the non-exclusive low-level API: pg_backup_start and pg_backup_stop on the
  * one connection `client`, kept open across the copy (closing it would abort the backup), every file
- * checksummed as copied, and pg_backup_stop waiting until the WAL up to the stop point is archived.
+ * checksummed as copied, and a wait after pg_backup_stop until the WAL up to the stop point is archived.
  * Nothing more runs on the server: the tables' digests are `backup verify`'s, at a point it marks.
  *
  * Nothing half-done passes for a backup: the copy goes to `base/<id>.partial/`, every file is flushed
@@ -257,23 +301,39 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
     );
     smallFlushed.catch(() => {}); // awaited below; a failure before then must not go unhandled
 
-    const { rows } = await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
-      "select lsn::text, labelfile, spcmapfile from pg_backup_stop(true)",
+    // Not pg_backup_stop(true): its wait for the archiver polls once a second, a second of this
+    // command's ~4 s; waitForArchive makes the same check every 10 ms.
+    const { rows } = await client.query<{
+      lsn: string;
+      labelfile: string;
+      spcmapfile: string;
+      stop_wal: string;
+    }>(
+      // lsn - 1: the segment holding the stop record's last byte, as the server's own wait names it.
+      "select lsn::text, labelfile, spcmapfile, pg_walfile_name(lsn - 1) as stop_wal from pg_backup_stop(false)",
     );
     stopped = true;
     const stoppedAt = new Date();
     const stop = rows[0];
     if (!stop) throw new Error("pg_backup_stop returned no row");
+    const label = (key: string) => new RegExp(`^${key}: (.*)$`, "m").exec(stop.labelfile)?.[1] ?? "";
+    const startLine = label("START WAL LOCATION"); // "0/2000028 (file 000000010000000000000002)"
+    // The backup history file pg_backup_stop wrote: <start segment>.<offset in it>.backup.
+    const { rows: history } = await client.query<{ name: string }>(
+      `select file_name || '.' || lpad(upper(to_hex(file_offset)), 8, '0') || '.backup' as name
+         from pg_walfile_name_offset($1::pg_lsn)`,
+      [startLine.split(" ")[0]],
+    );
+    await waitForArchive(
+      client,
+      pgData,
+      [stop.stop_wal, history[0]?.name ?? ""],
+      options.archiveStallMs ?? 300_000,
+    );
     await smallFlushed;
     await fs.writeFile(path.join(partial, "backup_label"), stop.labelfile, { mode: 0o600 });
     if (stop.spcmapfile)
       await fs.writeFile(path.join(partial, "tablespace_map"), stop.spcmapfile, { mode: 0o600 });
-    const { rows: walRows } = await client.query<{ stop_wal: string }>(
-      "select pg_walfile_name($1::pg_lsn) as stop_wal",
-      [stop.lsn],
-    );
-    const label = (key: string) => new RegExp(`^${key}: (.*)$`, "m").exec(stop.labelfile)?.[1] ?? "";
-    const startLine = label("START WAL LOCATION"); // "0/2000028 (file 000000010000000000000002)"
     const manifest: Manifest = {
       version: 1,
       id,
@@ -282,7 +342,7 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       startLsn: startLine.split(" ")[0] ?? "",
       stopLsn: stop.lsn,
       startWal: /file ([0-9A-F]{24})/.exec(startLine)?.[1] ?? "",
-      stopWal: walRows[0]?.stop_wal ?? "",
+      stopWal: stop.stop_wal,
       startedAt: started.toISOString(),
       stoppedAt: stoppedAt.toISOString(),
       directories,

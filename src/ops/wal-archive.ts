@@ -94,7 +94,9 @@ export async function checkArchive(walDir: string, fromWal: string, toWal: strin
  * that a restore reaches the newest commits; returns false if it was not archived within `timeoutMs`.
  */
 export async function archiveCurrentWal(client: import("pg").Client, timeoutMs = 60_000): Promise<boolean> {
-  const { rows } = await client.query<{ wal: string }>("select pg_walfile_name(pg_switch_wal()) as wal");
+  // The switch returns the end of the segment it closed (the next one's first byte: minus one names the
+  // closed one), or, when the open segment is still empty, its start: then the one before is the last.
+  const { rows } = await client.query<{ wal: string }>("select pg_walfile_name(pg_switch_wal() - 1) as wal");
   const wal = rows[0]?.wal ?? "";
   for (let waited = 0; waited < timeoutMs; waited += 100) {
     const { rows: a } = await client.query<{ last: string | null }>(
