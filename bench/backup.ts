@@ -85,6 +85,7 @@ async function prepare(url: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = os.loadavg()[0] ?? 0;
   const server = await startEmbedded({
     dataDir,
     port: 28402,
@@ -197,7 +198,7 @@ async function main(): Promise<void> {
       "## Physical backup and restore (`npm run bench:backup`)",
       "",
       `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), Node ${process.version}, embedded PostgreSQL 17, scale ${SCALE}: ` +
-        `data folder ${(folderBytes / 1e9).toFixed(2)} GB (${(backupBytes / 1e9).toFixed(2)} GB backed up: pg_wal and the like are skipped), ${RUNS} runs each, median (min–max), page cache warm for both.`,
+        `data folder ${(folderBytes / 1e9).toFixed(2)} GB (${(backupBytes / 1e9).toFixed(2)} GB backed up: pg_wal and the like are skipped), ${RUNS} runs each, median (min–max), page cache warm for both. Load average ${loadAtStart.toFixed(1)} at the start, ${(os.loadavg()[0] ?? 0).toFixed(1)} at the end.`,
       "",
       "| Measure | Time | Ratio |",
       "| --- | --- | --- |",
