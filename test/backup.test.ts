@@ -523,6 +523,20 @@ test(
         await server.close();
       }
 
+      // The live server is on the restore's new timeline: the backup cannot reach it, and verify says
+      // so; --offline still proves the backup on its own (recovered to its end, amcheck, RLS).
+      const diverged = await runCli(["backup", "verify"], env);
+      assert.equal(diverged.code, 1, diverged.stderr);
+      assert.match(diverged.stderr, /VERIFY_FAILED/);
+      assert.match(
+        diverged.stderr,
+        new RegExp(`${summary.id} is of timeline 1, the live server is on timeline 2`),
+      );
+      const offline = await runCli(["backup", "verify", "--offline", "--json"], env);
+      assert.equal(offline.code, 0, offline.stderr);
+      const alone = JSON.parse(offline.stdout) as { backupId: string; ok: boolean; comparedWith?: string };
+      assert.deepEqual([alone.backupId, alone.ok, alone.comparedWith], [summary.id, true, undefined]);
+
       const prune = await runCli(["backup", "prune", "--dry-run", "--json"], env);
       assert.equal(prune.code, 0, prune.stderr);
       const plan = JSON.parse(prune.stdout) as { keep: { id: string }[]; dryRun: boolean };

@@ -95,6 +95,24 @@ test("keys token signs a user's access token that the storage service takes as t
     const refused = await bucket.upload(`${other}/${theirs}/${Date.now()}_take.webm`, blob());
     assert.match(String(refused.error?.message), /row-level security|not allowed|denied/i);
 
+    // No database set up in that folder: signed, with a note that nothing was checked.
+    assert.match(signed.stderr, /not checked/);
+    // With a database: an id it lacks is refused, unless --no-check.
+    const withDb = { ...env, DATABASE_URL: db.url };
+    const stranger = randomUUID();
+    const unknown = await runCli(["keys", "token", stranger], withDb);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /INVALID_ARGUMENT/);
+    assert.match(unknown.stderr, new RegExp(`no user ${stranger}`));
+    assert.equal(unknown.stdout, "", "no token printed");
+    const known = await runCli(["keys", "token", me], withDb);
+    assert.equal(known.code, 0, known.stderr);
+    assert.equal((await jwtVerify(known.stdout.trim(), key(JWT_SECRET))).payload.sub, me);
+    assert.doesNotMatch(known.stderr, /not checked/);
+    const unchecked = await runCli(["keys", "token", stranger, "--no-check"], withDb);
+    assert.equal(unchecked.code, 0, unchecked.stderr);
+    assert.equal((await jwtVerify(unchecked.stdout.trim(), key(JWT_SECRET))).payload.sub, stranger);
+
     for (const bad of [["not-a-uuid"], [me, "--expires-in", "0"], [me, "--expires-in", "9999999"]]) {
       const r = await runCli(["keys", "token", ...bad], env);
       assert.equal(r.code, 2, bad.join(" "));

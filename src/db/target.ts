@@ -38,7 +38,7 @@ export function isLocalUrl(url: string): boolean {
 }
 
 /** Whether the data folder holds the embedded server's database (a file there is startEmbedded's to report). */
-function hasDatabase(dataDir: string): boolean {
+export function hasDatabase(dataDir: string): boolean {
   const found = statSync(dataDir, { throwIfNoEntry: false });
   if (found && !found.isDirectory()) return true;
   return existsSync(path.join(embeddedPaths(dataDir).pgData, "PG_VERSION"));

@@ -1,9 +1,34 @@
 import type { Command } from "commander";
+import type { Config } from "../../config.ts";
+import { connect, hasDatabase, openTarget } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
 import { readApiConfig } from "../../storage/api-config.ts";
 import { signAccessToken } from "../../storage/auth.ts";
-import { loadConfig } from "../context.ts";
+import { loadConfig, progressLine } from "../context.ts";
 import { printText } from "../report.ts";
+
+/**
+ * Whether the configured database has the user: true or false, or undefined when no database is set up
+ * (DATABASE_URL unset and no embedded one in the data folder), where there is nothing to ask.
+ */
+async function userKnown(config: Config, userId: string): Promise<boolean | undefined> {
+  if (!config.databaseUrl && !hasDatabase(config.dataDir)) return undefined;
+  const target = await openTarget(config, undefined, { existing: true });
+  try {
+    const client = await connect(target.url, "vpb-db keys token");
+    try {
+      const { rows } = await client.query<{ known: boolean }>(
+        "select exists (select 1 from public.users where id = $1) as known",
+        [userId],
+      );
+      return rows[0]?.known === true;
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await target.close();
+  }
+}
 
 export function register(keys: Command): void {
   keys
@@ -12,8 +37,10 @@ export function register(keys: Command): void {
     .argument("<user-id>", "the user's id (public.users.id)")
     .option("--email <email>", "the email claim")
     .option("--expires-in <seconds>", "lifetime in seconds, at most a week", "3600")
-    .action(async (userId: string, flags: { email?: string; expiresIn: string }) => {
-      const api = await readApiConfig(loadConfig().dataDir);
+    .option("--no-check", "sign without asking the database whether the user exists")
+    .action(async (userId: string, flags: { email?: string; expiresIn: string; check: boolean }) => {
+      const config = loadConfig();
+      const api = await readApiConfig(config.dataDir);
       if (typeof api?.jwtSecret !== "string") {
         throw new VpbError(
           "INVALID_ARGUMENT",
@@ -28,15 +55,14 @@ export function register(keys: Command): void {
           "Pass --expires-in 3600.",
         );
       }
+      let token: string;
       try {
-        printText(
-          await signAccessToken({
-            jwtSecret: api.jwtSecret,
-            userId,
-            email: flags.email,
-            expiresIn: Number(flags.expiresIn),
-          }),
-        );
+        token = await signAccessToken({
+          jwtSecret: api.jwtSecret,
+          userId,
+          email: flags.email,
+          expiresIn: Number(flags.expiresIn),
+        });
       } catch (e) {
         // A bad argument is a usage error of this command (exit 2), whatever the SDK calls it.
         if (e instanceof VpbError && e.code === "INVALID_INPUT") {
@@ -44,5 +70,20 @@ export function register(keys: Command): void {
         }
         throw e;
       }
+      // Supabase Auth signs only for users it has; a token for an id the database lacks would pass
+      // every check and see nothing, which looks like a bug in the app rather than a typo here.
+      if (flags.check) {
+        const known = await userKnown(config, userId);
+        if (known === false) {
+          throw new VpbError(
+            "INVALID_ARGUMENT",
+            `the database has no user ${userId} (public.users)`,
+            "Check the id (`select id, email from users`), or pass --no-check to sign for it anyway.",
+          );
+        }
+        if (known === undefined)
+          progressLine("note: not checked that the user exists: no database is set up");
+      }
+      printText(token);
     });
 }
