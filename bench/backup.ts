@@ -17,7 +17,7 @@
  * Usage: npm run bench:backup [-- --scale 1] (BENCH_RUNS, default 3)
  */
 import { spawnSync } from "node:child_process";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -31,20 +31,14 @@ import { restoreBackup } from "../src/ops/restore.ts";
 import { verifyBackup } from "../src/ops/verify.ts";
 import { archiveCurrentWal } from "../src/ops/wal-archive.ts";
 import { binDirFor } from "../test/support/debian-server.ts";
+import { log, median, root, writeSection } from "./support.ts";
 
-const root = path.resolve(import.meta.dirname, "..");
 const scaleArg = process.argv.indexOf("--scale");
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 1;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const dataDir = path.join(root, ".vpb", "bench-backup");
 const backupDir = path.join(dataDir, "backups");
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 const spread = (xs: number[]) =>
   `${(median(xs) / 1000).toFixed(1)} s (${(Math.min(...xs) / 1000).toFixed(1)}–${(Math.max(...xs) / 1000).toFixed(1)})`;
 
@@ -213,15 +207,7 @@ async function main(): Promise<void> {
     ];
     const section = lines.join("\n");
     process.stdout.write(`${section}\n`);
-    const file = path.join(root, "BENCHMARKS.md");
-    let text = await readFile(file, "utf8").catch(() => "# Benchmarks\n");
-    const start = text.indexOf(lines[0] as string);
-    if (start === -1) text = `${text.trimEnd()}\n\n${section}`;
-    else {
-      const next = text.indexOf("\n## ", start + 1);
-      text = text.slice(0, start) + section + (next === -1 ? "" : text.slice(next));
-    }
-    await writeFile(file, `${text.trimEnd()}\n`);
+    await writeSection(lines[0] as string, section);
   } finally {
     await rm(scratch, { recursive: true, force: true });
     await server.stop();

@@ -14,6 +14,7 @@ import { stopOnSignal } from "../src/db/shutdown.ts";
 import { seed } from "../src/dev/seed.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import { collectMetrics } from "../src/monitoring/collect.ts";
+import { log } from "./support.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const arg = (name: string, fallback: number) => {
@@ -22,7 +23,6 @@ const arg = (name: string, fallback: number) => {
 };
 const SCALE = arg("--scale", 0.1);
 const RUNS = arg("--runs", 20);
-const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** utime + stime of a process, in milliseconds (clock ticks of 10 ms). */
 function cpuOf(pid: number): number {

@@ -20,6 +20,7 @@ import { stopOnSignal } from "../src/db/shutdown.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import type { ApiConfig } from "../src/storage/api-config.ts";
 import { launchChromium } from "../test/support/chromium.ts";
+import { log } from "./support.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const arg = (name: string, fallback: number) => {
@@ -28,7 +29,6 @@ const arg = (name: string, fallback: number) => {
 };
 const RUNS = arg("--runs", 5);
 const DAYS = arg("--days", 30);
-const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** One day of collector samples ending `daysBack` days ago, as the collector writes them. */
 const LOAD_DAY = `

@@ -13,7 +13,7 @@
  * rewrites its section of BENCHMARKS.md. Targets: export at least 0.7x, import at least 0.5x of plain COPY.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -27,25 +27,13 @@ import { exportDatabase } from "../src/ops/export.ts";
 import { columnList, type ExportManifest } from "../src/ops/export-format.ts";
 import { importExport } from "../src/ops/import.ts";
 import { DiskDriver } from "../src/storage/drivers/disk.ts";
+import { log, root, type Stat, stat, writeSection } from "./support.ts";
 
-const root = path.resolve(import.meta.dirname, "..");
 const scaleArg = process.argv.indexOf("--scale");
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 0.1;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PORT = Number(process.env.VPB_BENCH_PORT ?? 28402);
-const log = (line: string) => process.stderr.write(`${line}\n`);
 
-interface Stat {
-  median: number;
-  min: number;
-  max: number;
-}
-function stat(samples: number[]): Stat {
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-  return { median, min: s[0] as number, max: s.at(-1) as number };
-}
 const fmt = (x: Stat) =>
   `${(x.median / 1000).toFixed(2)} s (${(x.min / 1000).toFixed(2)}–${(x.max / 1000).toFixed(2)})`;
 
@@ -225,15 +213,7 @@ async function main(): Promise<void> {
       "",
     ].join("\n");
     process.stdout.write(`${section}\n`);
-    const file = path.join(root, "BENCHMARKS.md");
-    let text = await readFile(file, "utf8").catch(() => "# Benchmarks\n");
-    const start = text.indexOf("## Export and import");
-    if (start === -1) text = `${text.trimEnd()}\n\n${section}`;
-    else {
-      const next = text.indexOf("\n## ", start + 1);
-      text = text.slice(0, start) + section + (next === -1 ? "" : text.slice(next + 1));
-    }
-    await writeFile(file, `${text.trimEnd()}\n`);
+    await writeSection("## Export and import", section);
   } finally {
     await rm(work, { recursive: true, force: true });
     release();

@@ -11,7 +11,7 @@
  * Usage: npm run bench:queries [-- --scale 1]
  */
 import { randomUUID } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -26,11 +26,10 @@ import { claimSettings } from "../src/sdk/db.ts";
 import { createDb } from "../src/sdk/index.ts";
 import { PROJECT_COLUMNS, PROJECTS_PAGE } from "../src/sdk/queries.ts";
 import { partitionName, QUERY_PATTERNS } from "./query-patterns.ts";
+import { log, root, writeSection } from "./support.ts";
 
-const root = path.resolve(import.meta.dirname, "..");
 const scaleArg = process.argv.indexOf("--scale");
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 1;
-const log = (line: string) => process.stderr.write(`${line}\n`);
 // Section 1's ratios rest on a few µs of 0.1-0.2 ms queries: 1,500 runs a side (300 before) so that a
 // stall of this 2-core machine under other load moves a median less (runs at different loads still
 // differ by up to 0.10x, see BENCHMARKS.md).
@@ -492,15 +491,7 @@ async function main(): Promise<void> {
     ];
     const section = [...header, ...lines, ""].join("\n");
     process.stdout.write(`${section}\n`);
-    const file = path.join(root, "BENCHMARKS.md");
-    let text = await readFile(file, "utf8").catch(() => "# Benchmarks\n");
-    const start = text.indexOf(header[0] as string);
-    if (start === -1) text = `${text.trimEnd()}\n\n${section}`;
-    else {
-      const next = text.indexOf("\n## ", start + 1);
-      text = text.slice(0, start) + section + (next === -1 ? "" : text.slice(next));
-    }
-    await writeFile(file, `${text.trimEnd()}\n`);
+    await writeSection(header[0] as string, section);
     await writeFile(
       path.join(root, "database/QUERY_PATTERNS.md"),
       [

@@ -9,29 +9,16 @@
  * Prints medians with their spread and the ratios, and rewrites its section of BENCHMARKS.md.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { startEmbedded } from "../src/db/embedded-server.ts";
 import { stopOnSignal } from "../src/db/shutdown.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
+import { root, type Stat, stat, writeSection } from "./support.ts";
 
-const root = path.resolve(import.meta.dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-
-interface Stat {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function stat(samples: number[]): Stat {
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-  return { median, min: s[0] as number, max: s.at(-1) as number };
-}
 
 const fmt = (x: Stat) => `${x.median.toFixed(0)} ms (${x.min.toFixed(0)}–${x.max.toFixed(0)})`;
 
@@ -103,21 +90,7 @@ async function main(): Promise<void> {
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
-  const file = path.join(root, "BENCHMARKS.md");
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    text =
-      "# Benchmarks\n\nEach section is rewritten by its script. Times are medians of several runs, with their spread; ratios compare measures taken side by side in the same run.\n\n";
-  }
-  const start = text.indexOf(lines[0] as string);
-  if (start === -1) text = `${text.trimEnd()}\n\n${lines.join("\n")}`;
-  else {
-    const next = text.indexOf("\n## ", start + 1);
-    text = text.slice(0, start) + lines.join("\n") + (next === -1 ? "" : text.slice(next));
-  }
-  await writeFile(file, `${text.trimEnd()}\n`);
+  await writeSection(lines[0] as string, lines.join("\n"));
 }
 
 // The CLI runs from dist/: build it first so the numbers are of the current source.

@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -28,24 +28,11 @@ import { stopOnSignal } from "../src/db/shutdown.ts";
 import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import { createRunner } from "../src/sdk/db.ts";
 import { findObjectAs } from "../src/storage/objects.ts";
+import { root, type Stat, stat, writeSection } from "./support.ts";
 
-const root = path.resolve(import.meta.dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const FILE_BYTES = 50_000_000;
 const BUCKET = "audio-recordings";
-
-interface Stat {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function stat(samples: number[]): Stat {
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-  return { median, min: s[0] as number, max: s.at(-1) as number };
-}
 
 /** A WebM-looking body (the service sniffs the bytes): an EBML header, then varying bytes. */
 function webm(n: number): Buffer {
@@ -484,15 +471,7 @@ async function main(): Promise<void> {
       "",
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
-    const file = path.join(root, "BENCHMARKS.md");
-    let text = await readFile(file, "utf8");
-    const start = text.indexOf(lines[0] as string);
-    if (start === -1) text = `${text.trimEnd()}\n\n${lines.join("\n")}`;
-    else {
-      const next = text.indexOf("\n## ", start + 1);
-      text = text.slice(0, start) + lines.join("\n") + (next === -1 ? "" : text.slice(next));
-    }
-    await writeFile(file, `${text.trimEnd()}\n`);
+    await writeSection(lines[0] as string, lines.join("\n"));
   } finally {
     for (const child of children) child.kill("SIGTERM");
     await Promise.all(
