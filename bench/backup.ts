@@ -23,15 +23,13 @@ import path from "node:path";
 import pg from "pg";
 import { startEmbedded } from "../src/db/embedded-server.ts";
 import { stopOnSignal } from "../src/db/shutdown.ts";
-import { seed } from "../src/dev/seed.ts";
-import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 import { backupPaths } from "../src/ops/backup-layout.ts";
 import { takeBaseBackup } from "../src/ops/base-backup.ts";
 import { restoreBackup } from "../src/ops/restore.ts";
 import { verifyBackup } from "../src/ops/verify.ts";
 import { archiveCurrentWal } from "../src/ops/wal-archive.ts";
 import { binDirFor } from "../test/support/debian-server.ts";
-import { log, median, root, writeSection } from "./support.ts";
+import { log, median, root, seededDatabase, writeSection } from "./support.ts";
 
 const scaleArg = process.argv.indexOf("--scale");
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 1;
@@ -47,37 +45,6 @@ function du(folder: string): number {
   return Number(r.stdout.split("\t")[0]);
 }
 
-async function prepare(url: string): Promise<string> {
-  const name = `vpb_bench_backup_s${String(SCALE).replace(".", "_")}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  const marker = `seeded v1 scale ${SCALE}`;
-  const { rows } = await admin.query(
-    "select shobj_description(oid, 'pg_database') as note from pg_database where datname = $1",
-    [name],
-  );
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  if (rows[0]?.note !== marker) {
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.query(`create database ${name}`);
-    const up = await migrateUp(projectMigratorOptions(dbUrl.toString()));
-    if (up.error) throw up.error;
-    const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 2 });
-    const t = performance.now();
-    log(`seeding scale ${SCALE}…`);
-    await seed(pool, {
-      scale: SCALE,
-      onProgress: (step, took) => log(`  ${step}: ${(took / 1000).toFixed(1)} s`),
-    });
-    log(`seeded in ${((performance.now() - t) / 1000).toFixed(0)} s`);
-    await pool.end();
-    await admin.query(`comment on database ${name} is '${marker}'`);
-  }
-  await admin.end();
-  return dbUrl.toString();
-}
-
 async function main(): Promise<void> {
   const loadAtStart = os.loadavg()[0] ?? 0;
   const server = await startEmbedded({
@@ -89,7 +56,12 @@ async function main(): Promise<void> {
   stopOnSignal(server.stop);
   const scratch = path.join(dataDir, "scratch");
   try {
-    const url = await prepare(server.url);
+    const url = await seededDatabase(
+      server.url,
+      `vpb_bench_backup_s${String(SCALE).replace(".", "_")}`,
+      `seeded v1 scale ${SCALE}`,
+      { scale: SCALE },
+    );
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     c.on("error", () => {});

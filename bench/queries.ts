@@ -20,13 +20,12 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { startEmbedded } from "../src/db/embedded-server.ts";
 import { stopOnSignal } from "../src/db/shutdown.ts";
-import { BIG_PROJECT, POWER_USER, seed } from "../src/dev/seed.ts";
-import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
+import { BIG_PROJECT, POWER_USER } from "../src/dev/seed.ts";
 import { claimSettings } from "../src/sdk/db.ts";
 import { createDb } from "../src/sdk/index.ts";
 import { PROJECT_COLUMNS, PROJECTS_PAGE } from "../src/sdk/queries.ts";
 import { partitionName, QUERY_PATTERNS } from "./query-patterns.ts";
-import { log, root, writeSection } from "./support.ts";
+import { root, seededDatabase, writeSection } from "./support.ts";
 
 const scaleArg = process.argv.indexOf("--scale");
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 1;
@@ -73,43 +72,6 @@ async function sideBySide(n: number, a: () => Promise<unknown>, b: () => Promise
   return { a: stat(ta), b: stat(tb) };
 }
 
-async function prepare(url: string): Promise<string> {
-  const name = `vpb_bench_s${String(SCALE).replace(".", "_")}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  const marker = `seeded v6 scale ${SCALE}`;
-  const { rows } = await admin.query(
-    "select shobj_description(oid, 'pg_database') as note from pg_database where datname = $1",
-    [name],
-  );
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  if (rows[0]?.note !== marker) {
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.query(`create database ${name}`);
-    const up = await migrateUp(projectMigratorOptions(dbUrl.toString()));
-    if (up.error) throw up.error;
-    const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 2 });
-    const t = performance.now();
-    log(`seeding scale ${SCALE}…`);
-    await seed(pool, {
-      powerUserProjects: 25_000,
-      scale: SCALE,
-      onProgress: (step, took) => log(`  ${step}: ${(took / 1000).toFixed(1)} s`),
-    });
-    log(`seeded in ${((performance.now() - t) / 1000).toFixed(0)} s`);
-    await pool.end();
-    await admin.query(`comment on database ${name} is '${marker}'`);
-  } else {
-    // Seeded data is reused; migrations written since are applied to it.
-    const up = await migrateUp(projectMigratorOptions(dbUrl.toString()));
-    if (up.error) throw up.error;
-    log(`reusing ${name} (${up.results.filter((r) => r.status === "Success").length} migration(s) applied)`);
-  }
-  await admin.end();
-  return dbUrl.toString();
-}
-
 async function main(): Promise<void> {
   const server = await startEmbedded({
     dataDir: path.join(root, ".vpb", "bench"),
@@ -120,7 +82,12 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const plans: string[] = [];
   try {
-    const url = await prepare(server.url);
+    const url = await seededDatabase(
+      server.url,
+      `vpb_bench_s${String(SCALE).replace(".", "_")}`,
+      `seeded v6 scale ${SCALE}`,
+      { scale: SCALE, powerUserProjects: 25_000 },
+    );
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     // The server stops at the end (or on an error): its goodbye must not crash the process.

@@ -1,6 +1,9 @@
 /** What every benchmark script shares: the repository root, progress lines, medians, and its BENCHMARKS.md section. */
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import pg from "pg";
+import { type SeedOptions, seed } from "../src/dev/seed.ts";
+import { migrateUp, projectMigratorOptions } from "../src/migrations/migrator.ts";
 
 export const root = path.resolve(import.meta.dirname, "..");
 
@@ -40,4 +43,53 @@ export async function writeSection(heading: string, section: string): Promise<vo
     text = text.slice(0, start) + body + (next === -1 ? "" : text.slice(next));
   }
   await writeFile(file, `${text.trimEnd()}\n`);
+}
+
+/**
+ * The URL of database `name` on the server at `url`, migrated and seeded with `options`: made once and
+ * reused while its comment is `marker` (seeding scale 1 takes minutes); migrations written since it was
+ * seeded are applied to it.
+ */
+export async function seededDatabase(
+  url: string,
+  name: string,
+  marker: string,
+  options: Omit<SeedOptions, "onProgress">,
+): Promise<string> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query(
+      "select shobj_description(oid, 'pg_database') as note from pg_database where datname = $1",
+      [name],
+    );
+    const dbUrl = new URL(url);
+    dbUrl.pathname = `/${name}`;
+    const fresh = rows[0]?.note !== marker;
+    if (fresh) {
+      await admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+      await admin.query(`create database ${pg.escapeIdentifier(name)}`);
+    }
+    const up = await migrateUp(projectMigratorOptions(dbUrl.toString()));
+    if (up.error) throw up.error;
+    if (fresh) {
+      const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 2 });
+      const t = performance.now();
+      log(`seeding scale ${options.scale}…`);
+      await seed(pool, {
+        ...options,
+        onProgress: (step, took) => log(`  ${step}: ${(took / 1000).toFixed(1)} s`),
+      });
+      log(`seeded in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+      await pool.end();
+      await admin.query(`comment on database ${pg.escapeIdentifier(name)} is ${pg.escapeLiteral(marker)}`);
+    } else {
+      log(
+        `reusing ${name} (${up.results.filter((r) => r.status === "Success").length} migration(s) applied)`,
+      );
+    }
+    return dbUrl.toString();
+  } finally {
+    await admin.end();
+  }
 }
