@@ -69,21 +69,9 @@ export async function inTransaction<T>(
   // Decided before taking a connection: the probe needs server connections of its own, which a
   // pooler could not give while the waiting calls hold them all.
   const prepare = sdkQueries && (await shouldPrepare(runner));
-  let client: pg.PoolClient;
-  try {
-    client = await runner.pool.connect();
-  } catch (e) {
-    throw connectionError(operation, e, "connect");
-  }
-  // pg-pool listens for a client's errors only while it is idle: without a listener of ours, a backend
-  // lost while checked out (between two queries) is an unhandled 'error' event, which ends the process.
-  let lost: Error | undefined;
-  const onError = (e: Error) => {
-    lost = e;
-  };
-  client.on("error", onError);
+  const checkedOut = await checkOut(runner, operation);
+  const { client } = checkedOut;
   let phase: "work" | "commit" = "work";
-  let broken = false;
   try {
     // One round trip, no parameters (a simple query): the values are escaped literals (a validated UUID or
     // verified JWT claims) and fixed words.
@@ -99,26 +87,56 @@ export async function inTransaction<T>(
     phase = "commit";
     await client.query("commit");
     // The app's own SQL may have changed the session (SET, SET ROLE): that must not reach the next user.
-    if (!sdkQueries) await resetSession(client, () => (broken = true));
+    if (!sdkQueries) await resetSession(client, checkedOut.discard);
     return result;
   } catch (e) {
-    if (lost !== undefined || isConnectionError(e)) {
-      broken = true;
+    if (checkedOut.lost() || isConnectionError(e)) {
+      checkedOut.discard();
       throw connectionError(operation, e, phase);
     }
-    await client.query("rollback").catch(() => {
-      broken = true;
-    });
-    if (!sdkQueries && !broken) await resetSession(client, () => (broken = true));
+    await client.query("rollback").catch(checkedOut.discard);
+    if (!sdkQueries && !checkedOut.discarded()) await resetSession(client, checkedOut.discard);
     throw fromDatabaseError(operation, e);
   } finally {
-    // A broken client is destroyed, not pooled, and keeps our listener for any late error.
-    if (broken || lost !== undefined) client.release(true);
-    else {
-      client.removeListener("error", onError);
-      client.release();
-    }
+    checkedOut.release();
   }
+}
+
+/**
+ * A client checked out of the runner's pool, with what inTransaction and oneStatement both need. pg-pool
+ * listens for a client's errors only while it is idle: without a listener of ours, a backend lost while
+ * checked out (between two queries) is an unhandled 'error' event, which ends the process. A client
+ * that lost its backend or was discarded is destroyed at release, not pooled, and keeps our listener
+ * for any late error.
+ */
+async function checkOut(runner: Runner, operation: string) {
+  let client: pg.PoolClient;
+  try {
+    client = await runner.pool.connect();
+  } catch (e) {
+    throw connectionError(operation, e, "connect");
+  }
+  let lost = false;
+  let discarded = false;
+  const onError = () => {
+    lost = true;
+  };
+  client.on("error", onError);
+  return {
+    client,
+    lost: () => lost,
+    discarded: () => discarded,
+    discard: () => {
+      discarded = true;
+    },
+    release: () => {
+      if (lost || discarded) client.release(true);
+      else {
+        client.removeListener("error", onError);
+        client.release();
+      }
+    },
+  };
 }
 
 /**
@@ -170,32 +188,19 @@ export async function oneStatement<R extends pg.QueryResultRow>(
   values: unknown[],
 ): Promise<pg.QueryResult<R>> {
   const prepare = await shouldPrepare(runner);
-  let client: pg.PoolClient;
+  const checkedOut = await checkOut(runner, operation);
   try {
-    client = await runner.pool.connect();
+    return await checkedOut.client.query<R>(
+      prepare ? { name: statementName(text), text, values } : { text, values },
+    );
   } catch (e) {
-    throw connectionError(operation, e, "connect");
-  }
-  // As in inTransaction: a backend lost while checked out must not be an unhandled 'error' event.
-  let lost: Error | undefined;
-  const onError = (e: Error) => {
-    lost = e;
-  };
-  client.on("error", onError);
-  try {
-    return await client.query<R>(prepare ? { name: statementName(text), text, values } : { text, values });
-  } catch (e) {
-    if (lost !== undefined || isConnectionError(e)) {
-      lost ??= e as Error;
+    if (checkedOut.lost() || isConnectionError(e)) {
+      checkedOut.discard();
       throw connectionError(operation, e, "work");
     }
     throw fromDatabaseError(operation, e);
   } finally {
-    if (lost !== undefined) client.release(true);
-    else {
-      client.removeListener("error", onError);
-      client.release();
-    }
+    checkedOut.release();
   }
 }
 
