@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { progressReporter } from "../src/cli/progress.ts";
-import { transferPrinter } from "../src/cli/report.ts";
+import { progressReporter, transferPrinter } from "../src/cli/progress.ts";
 import { byteCounter, type OpsProgress } from "../src/ops/progress.ts";
 
 function fakeStream(isTTY: boolean) {
@@ -71,4 +70,26 @@ test("export/import off a terminal: a line when a phase starts and ends and ever
     ["tables 1/18", "tables 18/18", "indexes 1/240", "indexes 240/240"],
   );
   assert.ok(!lines.some((l) => l.includes("ETA")), "no ETA from half a second's rate");
+});
+
+test("export/import on a terminal: one line redrawn in place, ended with a newline", () => {
+  const out = fakeStream(true);
+  const printer = transferPrinter(out.stream);
+  const status = (itemsDone: number) => ({
+    phase: "tables",
+    item: `t${itemsDone}`,
+    itemsDone,
+    itemsTotal: 2,
+    bytesDone: itemsDone * 4e6,
+    bytesTotal: 8e6,
+    elapsedMs: 4000,
+  });
+  printer.update(status(1));
+  printer.update(status(2));
+  printer.end();
+  const text = out.text().replaceAll("\r\x1b[K", "<CLR>");
+  assert.equal(
+    text,
+    "<CLR>tables 1/2 (t1), 4.0 MB of ~8.0 MB, 1.0 MB/s, ETA 4 s<CLR>tables 2/2 (t2), 8.0 MB of ~8.0 MB, 2.0 MB/s, ETA 0 s\n",
+  );
 });

@@ -1,6 +1,38 @@
+/**
+ * How the CLI draws long work on stderr (stdout stays for --json): backup, restore and verify report
+ * bytes of phases (OpsProgress), export and import tables and bytes (TransferStatus). Both draw one
+ * line redrawn in place on a terminal and a few plain lines otherwise.
+ */
 import type { OnProgress, OpsProgress } from "../ops/progress.ts";
 
 const MB = 1e6;
+
+function megabytes(bytes: number): string {
+  return `${(bytes / MB).toFixed(1)} MB`;
+}
+
+/**
+ * One line on a terminal, redrawn in place ("return, clear the line"); `end` moves past it so the
+ * next output starts on a line of its own.
+ */
+function liveLine(stream: NodeJS.WriteStream) {
+  let drawn = false;
+  return {
+    draw(line: string): void {
+      stream.write(`\r\x1b[K${line}`);
+      drawn = true;
+    },
+    /** Clears the line, for a note written in its place. */
+    clear(): void {
+      if (drawn) stream.write("\r\x1b[K");
+      drawn = false;
+    },
+    end(): void {
+      if (drawn) stream.write("\n");
+      drawn = false;
+    },
+  };
+}
 
 function eta(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
@@ -20,20 +52,15 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): O
   let phase = "";
   let started = 0;
   let quarter = -1;
-  let drawn = false;
-  const clear = () => {
-    if (drawn) stream.write("\r\x1b[K");
-    drawn = false;
-  };
+  const live = liveLine(stream);
   const report = (event: OpsProgress) => {
     if (event.kind === "note") {
-      clear();
+      live.clear();
       stream.write(`${event.text}\n`);
       return;
     }
     if (event.phase !== phase) {
-      if (tty && drawn) stream.write("\n");
-      drawn = false;
+      live.end();
       phase = event.phase;
       started = performance.now();
       quarter = -1;
@@ -42,10 +69,9 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): O
     const rate = seconds > 0 ? event.done / seconds : 0;
     const left = rate > 0 ? (event.total - event.done) / rate : Number.POSITIVE_INFINITY;
     const pct = event.total > 0 ? Math.floor((event.done / event.total) * 100) : 100;
-    const line = `${phase}: ${(event.done / MB).toFixed(1)} of ${(event.total / MB).toFixed(1)} MB (${pct}%), ${(rate / MB).toFixed(1)} MB/s, ETA ${event.done >= event.total ? "0 s" : eta(left)}`;
+    const line = `${phase}: ${(event.done / MB).toFixed(1)} of ${megabytes(event.total)} (${pct}%), ${megabytes(rate)}/s, ETA ${event.done >= event.total ? "0 s" : eta(left)}`;
     if (tty) {
-      stream.write(`\r\x1b[K${line}`);
-      drawn = true;
+      live.draw(line);
       return;
     }
     const q = Math.floor(pct / 25);
@@ -54,10 +80,60 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): O
       stream.write(`${line}\n`);
     }
   };
-  return Object.assign(report, {
-    finish: () => {
-      if (tty && drawn) stream.write("\n");
-      drawn = false;
+  return Object.assign(report, { finish: live.end });
+}
+
+/** What an export or import reports as it goes (see TransferProgress). */
+export interface TransferStatus {
+  phase: string;
+  item: string;
+  itemsDone: number;
+  itemsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  elapsedMs: number;
+}
+
+/** One progress line: what is done, the rate so far, and an estimate of the time left. */
+export function formatTransfer(p: TransferStatus): string {
+  const seconds = p.elapsedMs / 1000;
+  const rate = seconds > 0 ? p.bytesDone / seconds : 0;
+  const left = Math.max(0, p.bytesTotal - p.bytesDone);
+  // The first seconds' rate says little (connections, the first table's start): no ETA from it.
+  const etaText = rate > 0 && p.bytesTotal > 0 && seconds >= 2 ? `, ETA ${eta(left / rate)}` : "";
+  return (
+    `${p.phase} ${p.itemsDone}/${p.itemsTotal} (${p.item}), ${megabytes(p.bytesDone)}` +
+    `${p.bytesTotal > 0 ? ` of ~${megabytes(p.bytesTotal)}` : ""}, ${megabytes(rate)}/s${etaText}`
+  );
+}
+
+/**
+ * A progress callback for a terminal: on a TTY one line rewritten in place (at most ten times a
+ * second); otherwise plain lines for logs: when a phase starts and ends, and every 10 s between.
+ */
+export function transferPrinter(
+  stream: NodeJS.WriteStream = process.stderr,
+  plainEveryMs = 10_000,
+): {
+  update: (p: TransferStatus) => void;
+  end: () => void;
+} {
+  let last = 0;
+  let phase = "";
+  const live = liveLine(stream);
+  return {
+    update(p) {
+      const now = performance.now();
+      if (stream.isTTY) {
+        if (now - last < 100 && p.itemsDone < p.itemsTotal) return;
+        last = now;
+        live.draw(formatTransfer(p));
+      } else if (p.phase !== phase || p.itemsDone >= p.itemsTotal || now - last >= plainEveryMs) {
+        phase = p.phase;
+        last = now;
+        stream.write(`${formatTransfer(p)}\n`);
+      }
     },
-  });
+    end: live.end,
+  };
 }

@@ -6,7 +6,7 @@ import type { CopyFormat } from "../../ops/export-format.ts";
 import { openDriver } from "../../storage/drivers/select.ts";
 import { storageRoot } from "../../storage/serve.ts";
 import { loadConfig, withTarget } from "../context.ts";
-import { transferPrinter } from "../report.ts";
+import { transferPrinter } from "../progress.ts";
 
 export function register(program: Command): void {
   program

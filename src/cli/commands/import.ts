@@ -5,7 +5,7 @@ import { importExport } from "../../ops/import.ts";
 import { openDriver } from "../../storage/drivers/select.ts";
 import { storageRoot } from "../../storage/serve.ts";
 import { loadConfig, migratorOptions, withTarget } from "../context.ts";
-import { transferPrinter } from "../report.ts";
+import { transferPrinter } from "../progress.ts";
 
 export function register(program: Command): void {
   program
