@@ -33,6 +33,8 @@ export interface Settings {
   VPB_S3_SECRET_ACCESS_KEY?: string | undefined;
   VPB_BACKUP_KEEP?: string | undefined;
   VPB_ARCHIVE_TIMEOUT?: string | undefined;
+  VPB_STORAGE_UPLOAD_URL_TTL?: string | undefined;
+  VPB_STORAGE_SIGNED_URL_MAX?: string | undefined;
   VPB_SCHEDULER?: string | undefined;
   VPB_JOBS?: string | undefined;
   VPB_JOBS_POLL_INTERVAL?: string | undefined;
@@ -85,6 +87,8 @@ export interface Config {
   dashboardPort: number;
   /** The storage service's driver: disk under the data folder, or an S3 bucket. */
   storage: StorageBackend;
+  /** Signed URLs of the storage service, in seconds: an upload URL's lifetime, a download URL's longest. */
+  signedUrls: { uploadSeconds: number; downloadMaxSeconds: number };
   /** Daily base backups retention keeps (the newest of each of that many days). */
   backupKeep: number;
   /** The longest a commit waits before its WAL segment is archived, in seconds: the RPO of a lost disk. */
@@ -112,14 +116,16 @@ export const DEFAULTS = {
   VPB_S3_FORCE_PATH_STYLE: "false",
   VPB_BACKUP_KEEP: "7",
   VPB_ARCHIVE_TIMEOUT: "5min",
+  VPB_STORAGE_UPLOAD_URL_TTL: "2h",
+  VPB_STORAGE_SIGNED_URL_MAX: "7d",
   VPB_SCHEDULER: "on",
   VPB_JOBS_POLL_INTERVAL: "2s",
 } as const;
 
-const DURATION = /^(\d+)\s*(ms|s|min|h)?$/;
-const UNIT_MS = { ms: 1, s: 1000, min: 60_000, h: 3_600_000 } as const;
+const DURATION = /^(\d+)\s*(ms|s|min|h|d)?$/;
+const UNIT_MS = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-/** Parses `500ms`, `10s`, `5min`, `1h` or a bare number of milliseconds. */
+/** Parses `500ms`, `10s`, `5min`, `1h`, `7d` or a bare number of milliseconds. */
 export function parseDuration(text: string): number | undefined {
   const m = DURATION.exec(text.trim());
   if (!m) return undefined;
@@ -201,6 +207,22 @@ export function parseConfig(settings: Settings, cwd: string): Config {
       `VPB_ARCHIVE_TIMEOUT must be a duration from 1s to 24h such as 60s or 5min, got "${archiveTimeoutText}"`,
     );
   }
+
+  // Signed URLs: whole seconds from 1 s; an upload URL lives at most a week (Supabase's lives 2 h), a
+  // download URL may ask for up to a year.
+  const seconds = (key: "VPB_STORAGE_UPLOAD_URL_TTL" | "VPB_STORAGE_SIGNED_URL_MAX", maxDays: number) => {
+    const text = pick(key);
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 1000 || ms % 1000 !== 0 || ms > maxDays * 86_400_000) {
+      problems.push(`${key} must be whole seconds from 1s to ${maxDays}d such as 2h, got "${text}"`);
+      return 0;
+    }
+    return ms / 1000;
+  };
+  const signedUrls = {
+    uploadSeconds: seconds("VPB_STORAGE_UPLOAD_URL_TTL", 7),
+    downloadMaxSeconds: seconds("VPB_STORAGE_SIGNED_URL_MAX", 365),
+  };
 
   let tokenKeys: KeyRing | undefined;
   if (settings.VPB_TOKEN_KEYS) {
@@ -292,6 +314,7 @@ export function parseConfig(settings: Settings, cwd: string): Config {
     backupKeep,
     archiveTimeoutSeconds: Math.floor((archiveTimeoutMs ?? 0) / 1000),
     storage,
+    signedUrls,
     scheduler: schedulerText === "on",
     jobSchedules,
     jobPollMs: jobPollMs ?? 2000,

@@ -40,11 +40,12 @@ test("every problem is reported at once, and a bad DATABASE_URL is never echoed"
   );
 });
 
-test("durations accept ms, s, min and h", () => {
+test("durations accept ms, s, min, h and d", () => {
   assert.equal(parseDuration("250ms"), 250);
   assert.equal(parseDuration("3s"), 3000);
   assert.equal(parseDuration("2min"), 120_000);
   assert.equal(parseDuration("1h"), 3_600_000);
+  assert.equal(parseDuration("7d"), 604_800_000);
   assert.equal(parseDuration("0"), 0);
   assert.equal(parseDuration("-1s"), undefined);
 });
@@ -142,4 +143,25 @@ test("backup retention and archive_timeout: defaults, and bad values named", () 
       return true;
     },
   );
+});
+
+test("signed URL lifetimes: 2 h for an upload URL and at most 7 days for a download URL by default; bad values named", () => {
+  assert.deepEqual(parseConfig({}, "/").signedUrls, { uploadSeconds: 7200, downloadMaxSeconds: 604_800 });
+  assert.deepEqual(
+    parseConfig({ VPB_STORAGE_UPLOAD_URL_TTL: "10min", VPB_STORAGE_SIGNED_URL_MAX: "30d" }, "/").signedUrls,
+    { uploadSeconds: 600, downloadMaxSeconds: 2_592_000 },
+  );
+  for (const [key, value] of [
+    ["VPB_STORAGE_UPLOAD_URL_TTL", "0"],
+    ["VPB_STORAGE_UPLOAD_URL_TTL", "8d"],
+    ["VPB_STORAGE_UPLOAD_URL_TTL", "1500ms"],
+    ["VPB_STORAGE_SIGNED_URL_MAX", "366d"],
+    ["VPB_STORAGE_SIGNED_URL_MAX", "soon"],
+  ] as const) {
+    assert.throws(
+      () => parseConfig({ [key]: value }, "/"),
+      (e: unknown) => isVpbError(e, "CONFIG_INVALID") && e.message.includes(`${key} must be whole seconds`),
+      `${key}=${value}`,
+    );
+  }
 });

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { StorageClient } from "@supabase/storage-js";
-import { SignJWT } from "jose";
+import { jwtVerify, SignJWT } from "jose";
 import { serveDashboard } from "../src/dashboard/server.ts";
 import { ensureApiConfig, readApiConfig } from "../src/storage/api-config.ts";
 import { serveStorage } from "../src/storage/serve.ts";
@@ -54,7 +54,14 @@ test("`vpb-db storage serve` serves storage-js with the keys of api.json and sto
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(ROOT, "dist/src/cli/main.js"), "storage", "serve"], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: db.url, VPB_DATA_DIR: dataDir, VPB_STORAGE_PORT: String(port) },
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      VPB_DATA_DIR: dataDir,
+      VPB_STORAGE_PORT: String(port),
+      VPB_STORAGE_UPLOAD_URL_TTL: "10min",
+      VPB_STORAGE_SIGNED_URL_MAX: "1h",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -90,6 +97,13 @@ test("`vpb-db storage serve` serves storage-js with the keys of api.json and sto
     const up = await bucket.upload(name, new Blob([oggOpus("take")], { type: "audio/ogg" }));
     assert.equal(up.error, null);
     assert.equal((await (await bucket.download(name)).data?.text())?.slice(-4), "take");
+    // Signed URLs' lifetimes come from the environment.
+    const uploadUrl = await bucket.createSignedUploadUrl(`${owner}/${projectId}/${Date.now()}_later.ogg`);
+    const { payload } = await jwtVerify(uploadUrl.data?.token ?? "", new TextEncoder().encode(api.jwtSecret));
+    assert.equal((payload.exp as number) - (payload.iat as number), 600);
+    assert.equal((await bucket.createSignedUrl(name, 3600)).error, null);
+    const tooLong = await bucket.createSignedUrl(name, 3601);
+    assert.match(String(tooLong.error?.message), /at most 3600 seconds/);
     const asService = new StorageClient(storageUrl, {
       apikey: api.serviceRoleKey,
       Authorization: `Bearer ${api.serviceRoleKey}`,

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
-import type { StorageBackend } from "../config.ts";
+import type { Config, StorageBackend } from "../config.ts";
 import { createRunner } from "../sdk/db.ts";
 import { type ApiConfig, ensureApiConfig, readApiConfig, releaseApiUrl } from "./api-config.ts";
 import { openDriver } from "./drivers/select.ts";
@@ -21,6 +21,8 @@ export interface ServeOptions {
   port: number;
   /** Where the bytes go (default: disk, under the data folder's storage/). */
   storage?: StorageBackend;
+  /** Signed URLs' lifetimes (default: an upload URL 2 h, a download URL up to 7 days). */
+  signedUrls?: Config["signedUrls"];
   onServerError?: (message: string) => void;
 }
 
@@ -48,6 +50,10 @@ export async function serveStorage(options: ServeOptions): Promise<RunningStorag
       runner,
       jwtSecret: provisional.jwtSecret,
       driver,
+      ...(options.signedUrls && {
+        signedUploadExpiresIn: options.signedUrls.uploadSeconds,
+        signedUrlMaxExpiresIn: options.signedUrls.downloadMaxSeconds,
+      }),
       onServerError: (e) => options.onServerError?.(`${e.code}: ${e.message}`),
     });
     await app.listen({ host: options.host, port: options.port });

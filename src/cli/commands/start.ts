@@ -1,7 +1,7 @@
 import { chmod, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import type { StorageBackend } from "../../config.ts";
+import type { Config } from "../../config.ts";
 import { type RunningDashboard, serveDashboard } from "../../dashboard/server.ts";
 import { tail } from "../../db/embedded-server.ts";
 import { openTarget, type Target } from "../../db/target.ts";
@@ -57,7 +57,7 @@ export function register(program: Command): void {
       }
       let storage: RunningStorage;
       try {
-        storage = await startStorage(config.storagePort, target.url, config.dataDir, config.storage);
+        storage = await startStorage(config, target.url);
       } catch (e) {
         await target.close();
         throw e;
@@ -117,16 +117,13 @@ export function register(program: Command): void {
 }
 
 /** The storage service on its preferred port, or any free one when that is taken (printed either way). */
-async function startStorage(
-  port: number,
-  databaseUrl: string,
-  dataDir: string,
-  storage: StorageBackend,
-): Promise<RunningStorage> {
+async function startStorage(config: Config, databaseUrl: string): Promise<RunningStorage> {
+  const port = config.storagePort;
   const options = {
     databaseUrl,
-    dataDir,
-    storage,
+    dataDir: config.dataDir,
+    storage: config.storage,
+    signedUrls: config.signedUrls,
     host: "127.0.0.1",
     onServerError: (m: string) => progressLine(`storage: ${m}`),
   };

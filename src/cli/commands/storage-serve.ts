@@ -34,6 +34,7 @@ export function register(storage: Command): void {
           host: flags.host,
           port,
           storage: config.storage,
+          signedUrls: config.signedUrls,
           onServerError: (m) => progressLine(`storage: ${m}`),
         });
       } catch (e) {
