@@ -86,6 +86,37 @@ for (const kind of DRIVERS)
     assert.deepEqual(svc.serverErrors, []);
   });
 
+test("a storage without the rows' files (a restored folder without storage/): the sweep removes nothing and says why; --force-missing removes the rows", async (t) => {
+  const db = await createDatabase();
+  const c = await client(db.url);
+  const svc = await startStorage(db.url);
+  t.after(() => svc.close());
+  const owner = (await user(c, { email: `misplaced-${randomUUID()}@example.com` })).id;
+  const projectId = (await project(c, owner)).id;
+  const bucket = svc.storage(await jwt({ sub: owner, role: "authenticated" })).from(BUCKET);
+  const name = `${owner}/${projectId}/${Date.now()}_kept.webm`;
+  assert.equal((await bucket.upload(name, new Blob([webmBytes(100)], { type: "audio/webm" }))).error, null);
+  // The CLI on a data folder whose storage/ is missing, as after a restore into a new folder.
+  const env = { DATABASE_URL: db.url, VPB_DATA_DIR: await mkdtemp(path.join(os.tmpdir(), "vpb-nostorage-")) };
+  const refused = await runCli(["storage", "sweep", "--grace", "0"], env);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /STORAGE_SWEEP_REFUSED/);
+  assert.match(
+    refused.stderr,
+    /1 of 1 storage\.objects rows have no file in the storage, which holds 0 files/,
+  );
+  assert.deepEqual(
+    (await objectRows(c)).map((r) => r.name),
+    [name],
+    "the row is kept",
+  );
+  assert.equal((await svc.files()).objects.length, 1, "the real storage's file is untouched");
+  const forced = await runCli(["storage", "sweep", "--grace", "0", "--force-missing", "--json"], env);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(JSON.parse(forced.stdout).orphanRows, 1);
+  assert.deepEqual(await objectRows(c), []);
+});
+
 test("kill -9 of the storage server mid-upload, then `storage sweep`: no temporary file, no row, no file", async () => {
   const db = await createDatabase();
   const c = await client(db.url);

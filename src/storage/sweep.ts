@@ -1,3 +1,4 @@
+import { VpbError } from "../errors.ts";
 import { type Actor, inTransaction, type Runner } from "../sdk/db.ts";
 import type { StorageDriver } from "./drivers/driver.ts";
 
@@ -24,7 +25,11 @@ export interface SweepReport {
 export async function sweepStorage(
   runner: Runner,
   driver: StorageDriver,
-  options: { graceMs: number },
+  options: {
+    graceMs: number;
+    /** Remove the rows of missing files even when most are missing (the files are known to be lost). */
+    forceMissing?: boolean;
+  },
 ): Promise<SweepReport> {
   const cutoff = new Date(Date.now() - options.graceMs);
   const tempFiles = await driver.removeStaleTemp(cutoff);
@@ -43,6 +48,21 @@ export async function sweepStorage(
     listed.add(file.key);
     if (!rows.has(file.key) && file.modified < cutoff) unnamed.push(file.key);
   }
+  // A storage that holds none or few of the rows' files is far more often the wrong place (a data
+  // folder restored without its storage/, another S3 prefix) than files all lost: nothing is removed
+  // then, files or rows, unless the caller knows the files are gone.
+  const missing = [...rows].filter((k) => !listed.has(k));
+  if (
+    missing.length > 0 &&
+    !options.forceMissing &&
+    (listed.size === 0 || missing.length > Math.max(10, rows.size / 2))
+  ) {
+    throw new VpbError(
+      "STORAGE_SWEEP_REFUSED",
+      `${missing.length} of ${rows.size} storage.objects rows have no file in the storage, which holds ${listed.size} files: it looks missing or misconfigured rather than emptied, so nothing was removed.`,
+      "Check that VPB_DATA_DIR (its storage/ folder) or the VPB_S3_* settings point at the files; if they are really lost, `vpb-db storage sweep --force-missing` removes their rows.",
+    );
+  }
   // Asked again just before deleting: a row committed since the first read keeps its file.
   const orphans = unnamed.length
     ? await service("storage sweep recheck", async (tx) => {
@@ -57,7 +77,6 @@ export async function sweepStorage(
     : [];
   for (let i = 0; i < orphans.length; i += 1000) await driver.delete(orphans.slice(i, i + 1000));
 
-  const missing = [...rows].filter((k) => !listed.has(k));
   const settled = await service("storage sweep settle", async (tx) => {
     // The version must still be the one whose file is missing: a replacement since then has a file.
     await tx.query("select set_config('storage.allow_delete_query', 'true', true)");

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import type { Config } from "../../config.ts";
-import { connect, hasDatabase, openTarget } from "../../db/target.ts";
-import { VpbError } from "../../errors.ts";
+import { hasDatabase, openTarget } from "../../db/target.ts";
+import { isVpbError, VpbError } from "../../errors.ts";
+import { createDb } from "../../sdk/index.ts";
 import { readApiConfig } from "../../storage/api-config.ts";
 import { signAccessToken } from "../../storage/auth.ts";
 import { loadConfig, progressLine } from "../context.ts";
@@ -9,23 +10,22 @@ import { printText } from "../report.ts";
 
 /**
  * Whether the configured database has the user: true or false, or undefined when no database is set up
- * (DATABASE_URL unset and no embedded one in the data folder), where there is nothing to ask.
+ * (DATABASE_URL unset and no embedded one in the data folder), where there is nothing to ask. Asked as
+ * the service role, as an app's server would: the connecting role may not bypass RLS (Supabase's
+ * `postgres` need not), and the users table's policies would then hide every row.
  */
 async function userKnown(config: Config, userId: string): Promise<boolean | undefined> {
   if (!config.databaseUrl && !hasDatabase(config.dataDir)) return undefined;
   const target = await openTarget(config, undefined, { existing: true });
+  const db = createDb({ connectionString: target.url, max: 1, applicationName: "vpb-db keys token" });
   try {
-    const client = await connect(target.url, "vpb-db keys token");
-    try {
-      const { rows } = await client.query<{ known: boolean }>(
-        "select exists (select 1 from public.users where id = $1) as known",
-        [userId],
-      );
-      return rows[0]?.known === true;
-    } finally {
-      await client.end();
-    }
+    await db.asService().users.get(userId);
+    return true;
+  } catch (e) {
+    if (isVpbError(e, "NOT_FOUND")) return false;
+    throw e;
   } finally {
+    await db.close();
     await target.close();
   }
 }

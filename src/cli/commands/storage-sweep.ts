@@ -16,8 +16,12 @@ export function register(storage: Command): void {
         "files no row names, rows whose file is gone and temporary files left by a crash; prints the counts",
     )
     .option("--grace <duration>", "leave alone what is younger (uploads in flight)", "15min")
+    .option(
+      "--force-missing",
+      "remove the rows of missing files even when most files are missing (they are known to be lost)",
+    )
     .option("--json", "print the counts as JSON")
-    .action(async (flags: { grace: string; json?: boolean }) => {
+    .action(async (flags: { grace: string; json?: boolean; forceMissing?: boolean }) => {
       const graceMs = parseDuration(flags.grace);
       if (graceMs === undefined) {
         throw new VpbError(
@@ -36,7 +40,10 @@ export function register(storage: Command): void {
       });
       const driver = await openDriver(config.storage, storageRoot(config.dataDir));
       try {
-        const report = await sweepStorage(runner, driver, { graceMs });
+        const report = await sweepStorage(runner, driver, {
+          graceMs,
+          forceMissing: flags.forceMissing === true,
+        });
         process.stdout.write(
           flags.json
             ? `${JSON.stringify(report)}\n`
