@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   BACKUP_LOCK_TIMEOUT: "long write transactions kept backup verify from marking its consistent point",
   STORAGE_SWEEP_REFUSED:
     "the storage holds none or few of the files its rows name: the sweep removed nothing",
+  BACKUP_ARCHIVE_ELSEWHERE: "the server archives its WAL somewhere other than this backup folder",
   BACKUP_ARCHIVE_STALLED: "the WAL a backup or backup verify needs was not archived",
   RESTORE_TARGET_EXISTS: "the restore folder exists and is not empty",
   RESTORE_FAILED: "the restored server did not recover to the target",

@@ -2,7 +2,18 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, open, readdir, rename, rm, unlink } from "node:fs/promises";
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -263,6 +274,39 @@ test("physical backups: restore to a time, kill -9 mid-backup and mid-restore, v
     });
 
     await t.test(
+      "a backup folder the server does not archive into: refused, whether its wal/ is empty or holds another server's segments",
+      async () => {
+        const c = db as pg.Client;
+        const elsewhere = path.join(root, "elsewhere");
+        const refuse = async (why: RegExp) => {
+          await assert.rejects(
+            takeBaseBackup({ client: c, pgData: (source as Source).pgData, backupDir: elsewhere }),
+            (e) => isVpbError(e, "BACKUP_ARCHIVE_ELSEWHERE") && why.test((e as Error).message),
+          );
+          assert.deepEqual(await listBackups(elsewhere), [], "no backup kept");
+          assert.deepEqual(await readdir(backupPaths(elsewhere).base), [], "no partial folder left");
+        };
+        await refuse(/but not into/);
+        // Segments named like this server's next ones, of another system (a copy with its id changed).
+        const real = backupPaths(backupDir).wal;
+        const sample = (await readdir(real)).find((n) => /^[0-9A-F]{24}$/.test(n)) as string;
+        const foreign = await readFile(path.join(real, sample));
+        foreign.writeBigUInt64LE(foreign.readBigUInt64LE(24) ^ 1n, 24);
+        const { rows } = await c.query<{ wal: string }>(
+          "select pg_walfile_name(pg_current_wal_lsn()) as wal",
+        );
+        const wal = rows[0]?.wal ?? "";
+        const current = Number.parseInt(wal.slice(16), 16);
+        await mkdir(backupPaths(elsewhere).wal, { recursive: true });
+        for (let n = current; n < current + 4; n++) {
+          const name = `${wal.slice(0, 16)}${n.toString(16).toUpperCase().padStart(8, "0")}`;
+          await writeFile(path.join(backupPaths(elsewhere).wal, name), foreign);
+        }
+        await refuse(/of another database system/);
+      },
+    );
+
+    await t.test(
       "kill -9 of the backup process: its partial folder is never a backup and goes at the next run",
       async () => {
         const s = source as Source;
@@ -467,6 +511,17 @@ test(
       const again = await runCli(["restore", "--latest", "--into", into], env);
       assert.equal(again.code, 1);
       assert.match(again.stderr, /RESTORE_TARGET_EXISTS/);
+      // Backups exist, none old enough: the remedy says so (not "run backup first").
+      const early = await runCli(
+        ["restore", "--to", "2020-01-01 00:00:00+00", "--into", `${into}-early`],
+        env,
+      );
+      assert.equal(early.code, 1);
+      assert.match(early.stderr, /BACKUP_NOT_FOUND/);
+      assert.match(
+        early.stderr,
+        new RegExp(`oldest of the 1 backups there \\(${summary.id}\\).*choose a later --to`),
+      );
 
       const up = await runCli(["migrate", "up"], env);
       assert.equal(up.code, 0, up.stderr);

@@ -19,7 +19,7 @@ export function loginPage(failed: boolean): string {
 <main class="login">
 <h1>vpb-db dashboard</h1>
 <form method="post" action="/login">
-<label for="key">Service key (service_role in the data folder's api.json)</label>
+<label for="key">Service key (serviceRoleKey in the data folder's api.json)</label>
 <input id="key" name="key" type="password" autocomplete="off" required>
 <button type="submit">Sign in</button>
 </form>

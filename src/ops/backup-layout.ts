@@ -83,10 +83,14 @@ export async function listBackups(backupDir: string): Promise<Manifest[]> {
   return manifests;
 }
 
-export function noBackup(backupDir: string, why: string): VpbError {
+/** BACKUP_NOT_FOUND, with a remedy that fits: no backup at all, or none of those there (`existing`) fits. */
+export function noBackup(backupDir: string, why: string, existing: readonly Manifest[] = []): VpbError {
+  const oldest = existing[0];
   return new VpbError(
     "BACKUP_NOT_FOUND",
-    `No base backup in ${backupDir} ${why}.`,
-    "Run `vpb-db backup` first, or point VPB_BACKUP_DIR at the folder that holds the backups.",
+    `No base backup in ${backupDir}${why ? ` ${why}` : ""}.`,
+    oldest
+      ? `The oldest of the ${existing.length} backups there (${oldest.id}) ended at ${oldest.stoppedAt}: choose a later --to, or name one with --backup ID.`
+      : "Run `vpb-db backup` first, or point VPB_BACKUP_DIR at the folder that holds the backups.",
   );
 }

@@ -14,6 +14,7 @@ import {
 import { type ChecksumAlgorithm, DEFAULT_CHECKSUM } from "./checksum.ts";
 import { copyChecksummed, mapConcurrent } from "./file-copy.ts";
 import { byteCounter, ignoreProgress, type OnProgress } from "./progress.ts";
+import { segmentSystemId } from "./wal-archive.ts";
 
 /**
  * What PostgreSQL's documentation ("Making a Base Backup Using the Low Level API") says not to copy:
@@ -118,6 +119,27 @@ async function waitForArchive(
       );
     }
   }
+}
+
+/**
+ * Checks that the server archived the backup's last segment into this backup folder's `wal/`: a server
+ * that archives elsewhere (DATABASE_URL naming another vpb-db's server, say) would leave a backup no
+ * restore can complete, and a same-named segment of another server there would pass for its WAL.
+ */
+async function checkArchivedHere(client: pg.Client, walDir: string, segment: string): Promise<void> {
+  const { rows } = await client.query<{ id: string }>(
+    "select system_identifier::text as id from pg_control_system()",
+  );
+  const server = rows[0]?.id;
+  const archived = await segmentSystemId(path.join(walDir, segment));
+  if (archived === server) return;
+  throw new VpbError(
+    "BACKUP_ARCHIVE_ELSEWHERE",
+    archived === undefined
+      ? `The server archived ${segment}, but not into ${walDir}: it archives its WAL somewhere else, so a backup here could not be restored.`
+      : `${walDir} holds a segment ${segment} of another database system (${archived}; this server is ${server}): the server archives its WAL somewhere else.`,
+    "Point VPB_BACKUP_DIR at the backup folder whose wal/ the server archives into (`show basic_archive.archive_directory` names it), or back up the server with the vpb-db that started it.",
+  );
 }
 
 function isMissing(e: unknown): boolean {
@@ -330,6 +352,7 @@ export async function takeBaseBackup(options: BackupOptions): Promise<Manifest> 
       [stop.stop_wal, history[0]?.name ?? ""],
       options.archiveStallMs ?? 300_000,
     );
+    await checkArchivedHere(client, backupPaths(backupDir).wal, stop.stop_wal);
     await smallFlushed;
     await fs.writeFile(path.join(partial, "backup_label"), stop.labelfile, { mode: 0o600 });
     if (stop.spcmapfile)

@@ -76,13 +76,13 @@ export async function chooseBackup(
   const all = await listBackups(backupDir);
   if (id) {
     const found = all.find((m) => m.id === id);
-    if (!found) throw noBackup(backupDir, `with the id ${id}`);
+    if (!found) throw noBackup(backupDir, `with the id ${id}`, all);
     return found;
   }
   const usable = "time" in target ? all.filter((m) => new Date(m.stoppedAt) <= target.time) : all;
   const chosen = usable.at(-1);
   if (!chosen) {
-    throw noBackup(backupDir, "time" in target ? `that ended before ${target.time.toISOString()}` : "");
+    throw noBackup(backupDir, "time" in target ? `that ended before ${target.time.toISOString()}` : "", all);
   }
   return chosen;
 }

@@ -1,4 +1,4 @@
-import { chown, mkdir, readdir, stat } from "node:fs/promises";
+import { chown, mkdir, open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { VpbError } from "../errors.ts";
 
@@ -106,4 +106,25 @@ export async function archiveCurrentWal(client: import("pg").Client, timeoutMs =
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return false;
+}
+
+/**
+ * The database system a WAL segment belongs to: the system identifier in its first page's long header
+ * (XLogLongPageHeaderData.xlp_sysid, little-endian at byte 24), as pg_control_system() reports it;
+ * undefined when the file is missing or too short.
+ */
+export async function segmentSystemId(file: string): Promise<string | undefined> {
+  let handle: import("node:fs/promises").FileHandle;
+  try {
+    handle = await open(file, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const header = Buffer.alloc(32);
+    const { bytesRead } = await handle.read(header, 0, 32, 0);
+    return bytesRead === 32 ? header.readBigUInt64LE(24).toString() : undefined;
+  } finally {
+    await handle.close();
+  }
 }
