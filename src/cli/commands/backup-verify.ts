@@ -61,7 +61,7 @@ export function register(backup: Command): void {
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(result)}\n`
-          : `backup ${result.backupId} verified: restored in ${(result.restoreMs / 1000).toFixed(1)} s, ${result.indexesChecked} indexes pass amcheck, ${Object.keys(result.rlsUsers).length ? "RLS checked with two users" : "RLS check skipped (it needs two users who own projects)"}, ${result.storageObjects ?? 0} storage ${(result.storageObjects ?? 0) === 1 ? "file" : "files"} present, ${tables} tables counted, ${result.digestsCompared.length} tables' digests equal to ${result.comparedWith === "live" ? "the live database's" : "the backup's"}\n`,
+          : `backup ${result.backupId} verified: restored in ${(result.restoreMs / 1000).toFixed(1)} s, ${result.indexesChecked} indexes pass amcheck, ${Object.keys(result.rlsUsers).length ? "RLS checked with two users" : "RLS check skipped (it needs two users who own projects)"}, ${result.storageObjects ?? 0} storage ${(result.storageObjects ?? 0) === 1 ? "file" : "files"} present, ${tables} tables counted, ${result.comparedWith === undefined ? "no digests to compare (the backup recorded none: verify without --offline compares every table with the live database)" : `${result.digestsCompared.length} tables' digests equal to ${result.comparedWith === "live" ? "the live database's" : "the backup's"}`}\n`,
       );
     });
 }

@@ -44,7 +44,7 @@ export function register(keys: Command): void {
       if (typeof api?.jwtSecret !== "string") {
         throw new VpbError(
           "INVALID_ARGUMENT",
-          "there is no JWT secret in the data folder's api.json",
+          `there is no api.json with a JWT secret in the data folder (${config.dataDir})`,
           "Run `vpb-db keys api` (or `npm start`) first: it makes one.",
         );
       }
