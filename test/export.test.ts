@@ -364,6 +364,12 @@ test("a per-user export holds that user's rows and files only: no other user's i
   await assert.rejects(importExport({ url: (await createDatabase()).url, dir: out, driver: s.driver }), (e) =>
     isVpbError(e, "EXPORT_INVALID"),
   );
+  // From the CLI, into a folder with no database yet: refused before a server is made there.
+  const dataDir = folder("takeout-import");
+  const cli = await runCli(["import", out], { DATABASE_URL: "", VPB_DATA_DIR: dataDir });
+  assert.equal(cli.code, 1, cli.stderr);
+  assert.match(cli.stderr, /EXPORT_INVALID.*per-user export/);
+  assert.equal(existsSync(dataDir), false, "no data folder made");
 });
 
 test("import into a database where a view depends on a primary key loads with the indexes in place, triggers disabled", async () => {

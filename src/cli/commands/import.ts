@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { migrateUp } from "../../migrations/migrator.ts";
-import { importExport } from "../../ops/import.ts";
+import { importExport, readManifest } from "../../ops/import.ts";
 import { openDriver } from "../../storage/drivers/select.ts";
 import { storageRoot } from "../../storage/serve.ts";
 import { loadConfig, migratorOptions, withTarget } from "../context.ts";
@@ -19,6 +19,8 @@ export function register(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (folder: string, flags: { json?: boolean }) => {
       const config = loadConfig();
+      // A folder that is no importable export is refused before any server starts (or is created).
+      await readManifest(path.resolve(folder));
       // The configured driver (disk or S3): the files are where the storage service keeps them.
       const driver = await openDriver(config.storage, storageRoot(config.dataDir));
       const printer = transferPrinter();
