@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { parseConfig } from "../src/config.ts";
@@ -300,6 +303,13 @@ test("`vpb-db jobs run` runs a job now; `vpb-db jobs` lists schedule, last run, 
   const unknown = await runCli(["jobs", "run", "no-such-job"], env);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /JOB_UNKNOWN/);
+  // Refused before any server is touched: in a folder with no database, none is made.
+  const fresh = path.join(os.tmpdir(), `vpb-nojob-${randomUUID()}`);
+  const early = await runCli(["jobs", "run", "no-such-job"], { DATABASE_URL: "", VPB_DATA_DIR: fresh });
+  assert.equal(early.code, 1);
+  assert.match(early.stderr, /JOB_UNKNOWN/);
+  assert.equal(existsSync(fresh), false);
+
   // The scheduler's schema is not the API's: anon and authenticated cannot even look into it.
   const anon = await c.query(
     "select has_schema_privilege('anon', 'pgboss', 'usage') as anon, has_schema_privilege('authenticated', 'pgboss', 'usage') as auth",

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { connect } from "../../db/target.ts";
 import { VpbError } from "../../errors.ts";
 import { type JobRun, jobStatuses, runJobNow } from "../../jobs/history.ts";
+import { JOBS } from "../../jobs/registry.ts";
 import { resolveJobs } from "../../jobs/scheduler.ts";
 import { loadConfig, progressLine, withTarget } from "../context.ts";
 import { toJson } from "../report.ts";
@@ -58,17 +59,13 @@ export function register(program: Command): void {
     .option("--json", "print the run as JSON")
     .action(async (name: string, flags: { json?: boolean }) => {
       const config = loadConfig();
+      // A name no job has is a usage error, told before any server is attached to or started.
+      if (!JOBS.some((j) => j.name === name)) throw unknownJob(name);
       const run = await withTarget(config, async (target) => {
         const env = { url: target.url, config, embedded: target.embedded };
         const all = resolveJobs(env);
         const job = all.find((j) => j.definition.name === name);
-        if (!job) {
-          throw new VpbError(
-            "JOB_UNKNOWN",
-            `There is no job named "${name}"`,
-            `Use one of: ${all.map((j) => j.definition.name).join(", ")}.`,
-          );
-        }
+        if (!job) throw unknownJob(name);
         return await runJobNow(env, job, { onLog: progressLine });
       });
       process.stdout.write(flags.json ? `${toJson(run)}\n` : `${name}: ${describeRun(run)}\n`);
@@ -80,4 +77,12 @@ export function register(program: Command): void {
         );
       }
     });
+}
+
+function unknownJob(name: string): VpbError {
+  return new VpbError(
+    "JOB_UNKNOWN",
+    `There is no job named "${name}"`,
+    `Use one of: ${JOBS.map((j) => j.name).join(", ")}.`,
+  );
 }
