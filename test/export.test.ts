@@ -364,6 +364,12 @@ test("a per-user export holds that user's rows and files only: no other user's i
   await assert.rejects(importExport({ url: (await createDatabase()).url, dir: out, driver: s.driver }), (e) =>
     isVpbError(e, "EXPORT_INVALID"),
   );
+  // A malformed --user is refused before the CLI looks for a server (none in this folder, none made).
+  const noServer = folder("bad-user");
+  const bad = await runCli(["export", "--user", "xyz"], { DATABASE_URL: "", VPB_DATA_DIR: noServer });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /INVALID_ARGUMENT.*--user must be a user's id/);
+  assert.equal(existsSync(noServer), false);
   // From the CLI, into a folder with no database yet: refused before a server is made there.
   const dataDir = folder("takeout-import");
   const cli = await runCli(["import", out], { DATABASE_URL: "", VPB_DATA_DIR: dataDir });

@@ -59,6 +59,17 @@ export interface ExportResult {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A per-user export's user: a UUID (it goes into COPY as a literal), refused otherwise. */
+export function checkUserId(user: string): void {
+  if (!UUID.test(user)) {
+    throw new VpbError(
+      "INVALID_ARGUMENT",
+      "--user must be a user's id (a UUID).",
+      "Pass the id of a row of public.users.",
+    );
+  }
+}
+
 /**
  * Writes every table of the app's schemas with COPY, the storage objects' files and a manifest (per
  * table its rows and digest, per file its size and sha256) to a new folder, from one snapshot: two
@@ -72,13 +83,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export async function exportDatabase(options: ExportOptions): Promise<ExportResult> {
   const format = options.format ?? "binary";
-  if (options.user !== undefined && !UUID.test(options.user)) {
-    throw new VpbError(
-      "INVALID_ARGUMENT",
-      "--user must be a user's id (a UUID).",
-      "Pass the id of a row of public.users.",
-    );
-  }
+  if (options.user !== undefined) checkUserId(options.user);
   const out = path.resolve(options.out);
   if (await exists(out)) {
     throw new VpbError(

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { VpbError } from "../../errors.ts";
-import { exportDatabase } from "../../ops/export.ts";
+import { checkUserId, exportDatabase } from "../../ops/export.ts";
 import type { CopyFormat } from "../../ops/export-format.ts";
 import { openDriver } from "../../storage/drivers/select.ts";
 import { storageRoot } from "../../storage/serve.ts";
@@ -28,6 +28,8 @@ export function register(program: Command): void {
           "Pass --format binary (the default, faster) or --format csv (readable by other tools).",
         );
       }
+      // Refused before the server is attached to.
+      if (flags.user !== undefined) checkUserId(flags.user);
       const config = loadConfig();
       // The configured driver (disk or S3): the files are where the storage service keeps them.
       const driver = await openDriver(config.storage, storageRoot(config.dataDir));
