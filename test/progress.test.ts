@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { progressReporter, transferPrinter } from "../src/cli/progress.ts";
+import type { TransferProgress } from "../src/ops/export.ts";
 import { byteCounter, type OpsProgress } from "../src/ops/progress.ts";
 
 function fakeStream(isTTY: boolean) {
@@ -52,7 +53,7 @@ test("byteCounter reports at most every interval, and always the end", () => {
 test("export/import off a terminal: a line when a phase starts and ends and every interval between, not one per item", () => {
   const out = fakeStream(false);
   const printer = transferPrinter(out.stream, 60_000);
-  const status = (phase: string, itemsDone: number, itemsTotal: number) => ({
+  const status = (phase: TransferProgress["phase"], itemsDone: number, itemsTotal: number) => ({
     phase,
     item: `item ${itemsDone}`,
     itemsDone,
@@ -76,7 +77,7 @@ test("export/import on a terminal: one line redrawn in place, ended with a newli
   const out = fakeStream(true);
   const printer = transferPrinter(out.stream);
   const status = (itemsDone: number) => ({
-    phase: "tables",
+    phase: "tables" as const,
     item: `t${itemsDone}`,
     itemsDone,
     itemsTotal: 2,

@@ -1,8 +1,9 @@
 /**
  * How the CLI draws long work on stderr (stdout stays for --json): backup, restore and verify report
- * bytes of phases (OpsProgress), export and import tables and bytes (TransferStatus). Both draw one
+ * bytes of phases (OpsProgress), export and import tables and bytes (TransferProgress). Both draw one
  * line redrawn in place on a terminal and a few plain lines otherwise.
  */
+import type { TransferProgress } from "../ops/export.ts";
 import type { OnProgress, OpsProgress } from "../ops/progress.ts";
 
 const MB = 1e6;
@@ -83,19 +84,8 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): O
   return Object.assign(report, { finish: live.end });
 }
 
-/** What an export or import reports as it goes (see TransferProgress). */
-export interface TransferStatus {
-  phase: string;
-  item: string;
-  itemsDone: number;
-  itemsTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-  elapsedMs: number;
-}
-
 /** One progress line: what is done, the rate so far, and an estimate of the time left. */
-export function formatTransfer(p: TransferStatus): string {
+export function formatTransfer(p: TransferProgress): string {
   const seconds = p.elapsedMs / 1000;
   const rate = seconds > 0 ? p.bytesDone / seconds : 0;
   const left = Math.max(0, p.bytesTotal - p.bytesDone);
@@ -115,7 +105,7 @@ export function transferPrinter(
   stream: NodeJS.WriteStream = process.stderr,
   plainEveryMs = 10_000,
 ): {
-  update: (p: TransferStatus) => void;
+  update: (p: TransferProgress) => void;
   end: () => void;
 } {
   let last = 0;
